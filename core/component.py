@@ -1,0 +1,217 @@
+"""The component contract.
+
+A component is a subclass of :class:`Component` with five lifecycle hooks
+(the names of Rasa's classic component API):
+
+============================  ================================================
+``provide_context()``         once before training and loading; returns shared
+                              resources (a dict) passed as ``**context`` to
+                              every later hook of every component
+``train(data, config, **c)``  learns from :class:`~intently.TrainingData` and
+                              annotates ``data.training_examples`` for the
+                              components after it
+``process(messages, **c)``    annotates a batch of :class:`~intently.Message`
+                              (parsing one message is a batch of one)
+``persist(file_name, dir)``   writes its state into its own empty folder
+                              ``dir``; returns JSON-ready metadata or None
+``load(meta, dir, ...)``      class method; restores a persisted component;
+                              with ``finetune=True`` it must be ready to
+                              continue training
+============================  ================================================
+
+Class attributes declare the rest: ``defaults`` (every config key the
+component accepts, with its default), ``requires`` and ``provides`` (what the
+pipeline checks before any training starts), and the languages it supports.
+State is persisted as JSON, ``.npz`` arrays or a library's own file format,
+never with pickle.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from intently.errors import ComponentConfigError
+
+if TYPE_CHECKING:
+    from intently.config import ModelConfig
+    from intently.message import Message
+    from intently.training_data import TrainingData
+
+# What components require and provide. A requirement is a capability name or a
+# tuple of names of which any one suffices.
+TOKENS = "tokens"
+SPARSE_FEATURES = "sparse_features"
+DENSE_FEATURES = "dense_features"
+FEATURES = (SPARSE_FEATURES, DENSE_FEATURES)
+INTENT = "intent"
+ENTITIES = "entities"
+RESPONSE = "response"
+
+# Keys every pipeline item may carry besides the component's own defaults.
+COMMON_KEYS = frozenset({"name"})
+
+
+class Component:
+    """Base class of every pipeline component (built-in and third-party).
+
+    Subclasses set the class attributes below and override the hooks they
+    need. ``self.config`` is the component's configuration: its ``defaults``
+    updated with the pipeline item's keys.
+    """
+
+    #: Name used in ``config.yml``; defaults to the class name.
+    name: ClassVar[str | None] = None
+    #: Every accepted config key with its default value.
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Capabilities that earlier components must provide (a tuple = any of them).
+    requires: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+    #: Capabilities this component adds to messages.
+    provides: ClassVar[tuple[str, ...]] = ()
+    #: Languages the component works for (None: all).
+    supported_languages: ClassVar[tuple[str, ...] | None] = None
+    #: Languages the component does not work for.
+    not_supported_languages: ClassVar[tuple[str, ...] | None] = None
+    #: Config keys whose values may differ in type from their default (for
+    #: example a ``batch_size`` that is a number or a ``[min, max]`` list).
+    untyped_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        unique_name: str | None = None,
+    ) -> None:
+        self.config: dict[str, Any] = self.merge_config(config or {})
+        self.validate_config(self.config)
+        #: Unique within a pipeline (``"3_CountVectorsFeaturizer"``): names the
+        #: component's archive folder and the origin of its features.
+        self.unique_name: str = unique_name or self.component_name()
+        #: True when loaded with ``finetune=True``.
+        self.finetune_mode: bool = False
+
+    # --- declaration helpers ----------------------------------------------------
+
+    @classmethod
+    def component_name(cls) -> str:
+        """The name under which the component is registered and written in config."""
+        return cls.name or cls.__name__
+
+    @classmethod
+    def merge_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``defaults`` deep-copied and updated with ``config``.
+
+        Raises:
+            ComponentConfigError: a key that is not in ``defaults``.
+        """
+        known = set(cls.defaults) | COMMON_KEYS
+        for key in config:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), sorted(cls.defaults), n=3)
+                hint = (
+                    f"did you mean {', '.join(repr(c) for c in close)}?"
+                    if close
+                    else f"{cls.component_name()} accepts: "
+                    + (", ".join(sorted(cls.defaults)) or "no options")
+                )
+                raise ComponentConfigError(
+                    f"{cls.component_name()} has no config key {key!r}", hint=hint
+                )
+        merged = copy.deepcopy(dict(cls.defaults))
+        for key, value in config.items():
+            if key in COMMON_KEYS:
+                continue
+            if key not in cls.untyped_keys:
+                _check_type(cls.component_name(), key, value, cls.defaults[key])
+            merged[key] = copy.deepcopy(value)
+        return merged
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Check the values of a merged config; raise ComponentConfigError if invalid.
+
+        Override to check ranges and combinations; the base checks nothing more
+        than the types done by :meth:`merge_config`.
+        """
+
+    # --- lifecycle hooks ----------------------------------------------------------
+
+    def provide_context(self) -> dict[str, Any] | None:
+        """Shared resources for later components (a dict), or None."""
+        return None
+
+    def train(
+        self, training_data: TrainingData, config: ModelConfig, **context: Any
+    ) -> None:
+        """Learn from ``training_data`` and annotate its examples for later components.
+
+        The default suits components that learn nothing (tokenizers and the
+        like): it processes the training examples.
+        """
+        self.process(training_data.training_examples, **context)
+
+    def process(self, messages: Sequence[Message], **context: Any) -> None:
+        """Annotate a batch of messages in place."""
+
+    def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
+        """Write state into ``model_dir`` (the component's own, empty folder).
+
+        ``file_name`` is a suggested stem for the files. Returns JSON-ready
+        metadata that :meth:`load` receives as ``meta["meta"]``.
+        """
+        return None
+
+    @classmethod
+    def load(
+        cls,
+        meta: Mapping[str, Any],
+        model_dir: Path,
+        *,
+        finetune: bool = False,
+        **context: Any,
+    ) -> Component:
+        """Restore a persisted component.
+
+        Args:
+            meta: the component's entry in ``metadata.json``: ``name``,
+                ``unique_name``, ``config`` (merged), ``files`` and ``meta``
+                (what :meth:`persist` returned).
+            model_dir: the component's folder in the unpacked archive.
+            finetune: when True the instance must be able to continue training.
+        """
+        instance = cls(meta.get("config") or {}, unique_name=meta.get("unique_name"))
+        instance.finetune_mode = finetune
+        return instance
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.unique_name}>"
+
+
+def _check_type(component: str, key: str, value: Any, default: Any) -> None:
+    """Reject a value whose type clearly differs from a scalar default's."""
+    if default is None or value is None:
+        return
+    expected: tuple[type, ...]
+    if isinstance(default, bool):
+        expected = (bool,)
+    elif isinstance(default, (int, float)):
+        expected = (int, float)
+        if isinstance(value, bool):
+            expected = ()
+    elif isinstance(default, str):
+        expected = (str,)
+    elif isinstance(default, (list, tuple)):
+        expected = (list, tuple)
+    elif isinstance(default, dict):
+        expected = (dict,)
+    else:
+        return
+    if not isinstance(value, expected):
+        raise ComponentConfigError(
+            f"{component}: {key!r} must be of type {type(default).__name__}, "
+            f"got {value!r} ({type(value).__name__})",
+            hint=f"the default is {default!r}",
+        )

@@ -1,0 +1,1 @@
+"""The built-in components of intently, registered through the ``intently`` entry point."""
