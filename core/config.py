@@ -1,0 +1,203 @@
+"""``config.yml``: recipe, language and pipeline.
+
+The format is Rasa 3.x's::
+
+    recipe: default.v1      # optional; graph.v1 is recognised but not supported yet
+    language: en
+    pipeline:
+      - name: WhitespaceTokenizer
+      - name: CountVectorsFeaturizer
+      - name: LogisticRegressionClassifier
+    policies: []            # accepted and ignored (dialogue management is not NLU)
+
+Without ``pipeline`` the default pipeline for the language is used (see
+:func:`default_pipeline`) and the log says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from intently.errors import ConfigError, UnsupportedRecipeError
+from intently.yaml_utils import read_yaml_file
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RECIPE = "default.v1"
+GRAPH_RECIPE = "graph.v1"
+DEFAULT_LANGUAGE = "en"
+
+# Rasa config keys we accept: those we use, and those of Rasa's that concern
+# dialogue management or the Rasa platform, which we read and ignore.
+USED_KEYS = frozenset({"recipe", "language", "pipeline"})
+IGNORED_RASA_KEYS = frozenset({"policies", "assistant_id", "importers", "data", "spaces"})
+
+# Languages written without spaces between words: the whitespace tokenizer
+# yields whole phrases there, so the default pipeline relies on character n-grams.
+NO_WHITESPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
+
+
+def default_pipeline(language: str) -> list[dict[str, Any]]:
+    """The pipeline used when ``config.yml`` has none.
+
+    For every language: whitespace tokens, word counts and character n-grams
+    within word boundaries (1-4), then a logistic-regression intent
+    classifier. For languages without spaces between words (zh, ja, th, ...)
+    the word counts are left out and the n-grams carry the model.
+    """
+    pipeline: list[dict[str, Any]] = [{"name": "WhitespaceTokenizer"}]
+    if language not in NO_WHITESPACE_LANGUAGES:
+        pipeline.append({"name": "CountVectorsFeaturizer"})
+    pipeline.append(
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}
+    )
+    pipeline.append({"name": "LogisticRegressionClassifier"})
+    return pipeline
+
+
+@attrs.define
+class ModelConfig:
+    """A resolved model configuration.
+
+    Attributes:
+        language: ISO code of the training data's language.
+        pipeline: list of component specs, each a dict with ``name`` and the
+            component's own keys.
+        recipe: always ``default.v1`` for now.
+        source: the file it was read from, if any.
+        used_default_pipeline: True when ``pipeline`` was filled in by default.
+        ignored: Rasa keys that were present and ignored (``policies``, ...).
+    """
+
+    language: str = DEFAULT_LANGUAGE
+    pipeline: list[dict[str, Any]] = attrs.field(factory=list)
+    recipe: str = DEFAULT_RECIPE
+    source: str | None = None
+    used_default_pipeline: bool = False
+    ignored: dict[str, Any] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as written into model metadata."""
+        return {
+            "recipe": self.recipe,
+            "language": self.language,
+            "pipeline": copy.deepcopy(self.pipeline),
+        }
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the resolved config (recipe, language, pipeline)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def load_config(
+    config: str | PathLike[str] | Mapping[str, Any] | ModelConfig | None = None,
+) -> ModelConfig:
+    """Read and resolve a config from a path, a mapping, or None (all defaults).
+
+    Raises:
+        ConfigError: a file that cannot be read, a wrong type, an unknown key.
+        UnsupportedRecipeError: ``recipe: graph.v1`` or an unknown recipe.
+    """
+    if isinstance(config, ModelConfig):
+        return config
+    source: str | None = None
+    if config is None:
+        raw: Any = {}
+    elif isinstance(config, Mapping):
+        raw = dict(config)
+    else:
+        path = Path(config)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(
+                f"config file {path} does not exist",
+                hint="pass --config PATH to a config.yml, or leave it out to use the defaults",
+            )
+        raw = read_yaml_file(path, error_class=ConfigError)
+        if raw is None:
+            raw = {}
+    return _resolve(raw, source)
+
+
+def _resolve(raw: Any, source: str | None) -> ModelConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"a config must be a mapping of keys (recipe, language, pipeline), got {type(raw).__name__}",
+            file=source,
+        )
+    for key in raw:
+        if key not in USED_KEYS and key not in IGNORED_RASA_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(USED_KEYS | IGNORED_RASA_KEYS), n=1)
+            raise ConfigError(
+                f"unknown config key {key!r}",
+                file=source,
+                hint=(f"did you mean {close[0]!r}? " if close else "")
+                + "a config has the keys recipe, language and pipeline",
+            )
+    recipe = raw.get("recipe") or DEFAULT_RECIPE
+    if recipe == GRAPH_RECIPE:
+        raise UnsupportedRecipeError(
+            "recipe 'graph.v1' is not supported yet",
+            file=source,
+            hint="use `recipe: default.v1` (or leave recipe out) with a `pipeline:` list",
+        )
+    if recipe != DEFAULT_RECIPE:
+        raise UnsupportedRecipeError(
+            f"unknown recipe {recipe!r}", file=source, hint="use `recipe: default.v1`"
+        )
+    language = raw.get("language") or DEFAULT_LANGUAGE
+    if not isinstance(language, str):
+        raise ConfigError(f"language must be a string such as 'en', got {language!r}", file=source)
+    pipeline = raw.get("pipeline")
+    used_default = False
+    if pipeline is None or pipeline == []:
+        pipeline = default_pipeline(language)
+        used_default = True
+        logger.info(
+            "No pipeline in %s: using the default pipeline for language %r: %s",
+            source or "the config",
+            language,
+            ", ".join(item["name"] for item in pipeline),
+        )
+    elif isinstance(pipeline, str):
+        raise ConfigError(
+            f"pipeline templates such as {pipeline!r} were removed in Rasa 2; "
+            "list the components instead",
+            file=source,
+            hint="write `pipeline:` as a list of `- name: ComponentName` items, or leave it out for the default",
+        )
+    elif not isinstance(pipeline, list):
+        raise ConfigError(f"pipeline must be a list of components, got {type(pipeline).__name__}", file=source)
+    checked = []
+    for index, item in enumerate(pipeline):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping) or "name" not in item:
+            raise ConfigError(
+                f"pipeline item {index + 1} must be a mapping with a 'name' key, got {item!r}",
+                file=source,
+                hint="write each component as `- name: ComponentName` followed by its options",
+            )
+        checked.append(dict(item))
+    ignored = {key: raw[key] for key in raw if key in IGNORED_RASA_KEYS}
+    if ignored:
+        logger.debug("Ignoring config keys that do not concern NLU: %s", ", ".join(ignored))
+    return ModelConfig(
+        language=language,
+        pipeline=checked,
+        recipe=recipe,
+        source=source,
+        used_default_pipeline=used_default,
+        ignored=ignored,
+    )
