@@ -39,6 +39,9 @@ class IntentlyError(Exception):
         self.column = column
         super().__init__(self.format())
 
+    def __str__(self) -> str:
+        return self.format()
+
     @property
     def location(self) -> str | None:
         """``file:line:column`` as far as it is known (lines and columns are 1-based)."""

@@ -1,0 +1,252 @@
+"""A trained pipeline: parse messages, persist to and load from an archive."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from intently.archive import (
+    ARCHIVE_SUFFIX,
+    METADATA_FILE,
+    create_archive,
+    extract_archive,
+    find_latest_model,
+    read_metadata_file,
+)
+from intently.component import Component
+from intently.errors import ComponentError, IntentlyError, InvalidArchiveError, UsageError
+from intently.features import clear_features
+from intently.message import Message
+from intently.metadata import ComponentEntry, ModelMetadata
+from intently.registry import ComponentRegistry, get_registry
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 512
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class Interpreter:
+    """A trained (or loaded) pipeline that parses messages.
+
+    ``parse(text)`` returns Rasa's parse shape ``{text, intent: {name,
+    confidence}, entities, intent_ranking}``; ``parse_batch(texts)`` parses many
+    at once, batched through every component.
+    """
+
+    def __init__(
+        self,
+        pipeline: Sequence[Component],
+        metadata: ModelMetadata,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.pipeline = list(pipeline)
+        self.metadata = metadata
+        self.context: dict[str, Any] = dict(context or {})
+        self.model_path: Path | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+
+    # --- parsing ------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> dict[str, list[str]]:
+        """Label sets the model was trained on (intents, entities, roles, groups, ...)."""
+        return self.metadata.labels
+
+    def process(self, messages: Sequence[Message]) -> Sequence[Message]:
+        """Run every component over a batch of messages, in pipeline order."""
+        for component in self.pipeline:
+            component.process(messages, **self.context)
+        return messages
+
+    def parse_message(self, message: Message) -> dict[str, Any]:
+        """Parse one :class:`Message` (text and optional metadata) into Rasa's shape."""
+        self.process([message])
+        result = message.to_parse_dict()
+        clear_features([message])
+        return result
+
+    def parse(self, text: str, *, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Parse one text into ``{text, intent, entities, intent_ranking, ...}``."""
+        if not isinstance(text, str):
+            raise UsageError(f"parse() takes a string, got {type(text).__name__}")
+        return self.parse_message(Message(text=text, metadata=dict(metadata or {})))
+
+    def parse_batch(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[dict[str, Any]]:
+        """Parse many texts, ``batch_size`` at a time; results are in input order."""
+        results: list[dict[str, Any]] = []
+        batch: list[Message] = []
+        for text in texts:
+            if not isinstance(text, str):
+                raise UsageError(f"parse_batch() takes strings, got {type(text).__name__}")
+            batch.append(Message(text=text))
+            if len(batch) >= batch_size:
+                results.extend(self._parse_messages(batch))
+                batch = []
+        if batch:
+            results.extend(self._parse_messages(batch))
+        return results
+
+    def _parse_messages(self, messages: list[Message]) -> list[dict[str, Any]]:
+        self.process(messages)
+        results = [message.to_parse_dict() for message in messages]
+        clear_features(messages)
+        return results
+
+    # --- persistence --------------------------------------------------------------------
+
+    def default_model_name(self) -> str:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{self.metadata.fingerprint.get('combined', 'model')[:8]}"
+
+    def persist(
+        self,
+        output_dir: str | PathLike[str] = "models",
+        *,
+        fixed_model_name: str | None = None,
+    ) -> Path:
+        """Write the model to ``output_dir/<name>.tar.gz`` atomically and return the path.
+
+        The name is ``fixed_model_name`` or ``<timestamp>-<fingerprint>``.
+        """
+        name = fixed_model_name or self.default_model_name()
+        if name.endswith(ARCHIVE_SUFFIX):
+            name = name[: -len(ARCHIVE_SUFFIX)]
+        if not _MODEL_NAME.match(name):
+            raise UsageError(
+                f"invalid model name {name!r}",
+                hint="use letters, digits, '.', '_' and '-' only (no folders)",
+            )
+        self.metadata.model_name = name
+        archive_path = Path(output_dir) / f"{name}{ARCHIVE_SUFFIX}"
+        with tempfile.TemporaryDirectory(prefix="intently-persist-") as tmp:
+            model_dir = Path(tmp)
+            entries = []
+            for index, component in enumerate(self.pipeline):
+                folder = model_dir / component.unique_name
+                folder.mkdir()
+                meta = component.persist(component.unique_name, folder) or {}
+                _check_json(meta, component)
+                entries.append(
+                    ComponentEntry(
+                        index=index,
+                        name=component.component_name(),
+                        unique_name=component.unique_name,
+                        class_path=f"{type(component).__module__}.{type(component).__qualname__}",
+                        config=component.config,
+                        folder=component.unique_name,
+                        files=sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()),
+                        meta=meta,
+                    )
+                )
+            self.metadata.components = entries
+            (model_dir / METADATA_FILE).write_text(
+                json.dumps(self.metadata.to_dict(), indent=2, ensure_ascii=False, default=_json_default),
+                encoding="utf-8",
+            )
+            create_archive(model_dir, archive_path)
+        self.model_path = archive_path
+        logger.info("Model written to %s", archive_path)
+        return archive_path
+
+    @classmethod
+    def load(
+        cls,
+        path: str | PathLike[str] = "models",
+        *,
+        allow_imports: bool = False,
+        finetune: bool = False,
+        registry: ComponentRegistry | None = None,
+    ) -> Interpreter:
+        """Load an archive (or the newest archive in a folder).
+
+        Args:
+            path: a ``.tar.gz`` archive or a folder of archives.
+            allow_imports: resolve components recorded by dotted path by
+                importing their modules. Off by default: a model from a stranger
+                can then only use components registered by installed plugins.
+            finetune: load every component ready to continue training.
+        """
+        archive = find_latest_model(path)
+        workdir = tempfile.TemporaryDirectory(prefix="intently-model-")
+        try:
+            model_dir = extract_archive(archive, workdir.name)
+            metadata = ModelMetadata.from_dict(read_metadata_file(model_dir))
+            registry = registry or get_registry()
+            pipeline: list[Component] = []
+            context: dict[str, Any] = {}
+            for entry in metadata.components:
+                pipeline.append(_load_component(entry, model_dir, registry, allow_imports, finetune, context))
+                provided = pipeline[-1].provide_context()
+                if provided:
+                    context.update(provided)
+        except BaseException:
+            workdir.cleanup()
+            raise
+        interpreter = cls(pipeline, metadata, context)
+        interpreter.model_path = archive
+        # Components may keep files open (e.g. a native model file): keep the
+        # unpacked folder as long as the interpreter lives.
+        interpreter._workdir = workdir
+        logger.info("Loaded model %s", archive)
+        return interpreter
+
+
+def _load_component(
+    entry: ComponentEntry,
+    model_dir: Path,
+    registry: ComponentRegistry,
+    allow_imports: bool,
+    finetune: bool,
+    context: dict[str, Any],
+) -> Component:
+    if "/" in entry.folder or "\\" in entry.folder or entry.folder in ("", ".", ".."):
+        raise InvalidArchiveError(f"component folder {entry.folder!r} in metadata.json is not a plain name")
+    name = entry.name if entry.name in registry else entry.class_path
+    component_cls = registry.resolve(name, allow_import=allow_imports)
+    folder = model_dir / entry.folder
+    if not folder.is_dir():
+        raise InvalidArchiveError(f"the archive has no folder {entry.folder!r} for component {entry.name}")
+    try:
+        return component_cls.load(entry.to_dict(), folder, finetune=finetune, **context)
+    except IntentlyError:
+        raise
+    except Exception as error:
+        raise InvalidArchiveError(
+            f"component {entry.name} ({entry.unique_name}) could not load its files: "
+            f"{type(error).__name__}: {error}",
+        ) from error
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _check_json(meta: Any, component: Component) -> None:
+    if not isinstance(meta, dict):
+        raise ComponentError(f"{component.unique_name}.persist() must return a dict or None, got {type(meta).__name__}")
+    try:
+        json.dumps(meta, default=_json_default)
+    except (TypeError, ValueError) as error:
+        raise ComponentError(
+            f"{component.unique_name}.persist() returned metadata that is not JSON: {error}",
+            hint="return only JSON types; write arrays to .npz files in the component folder",
+        ) from error
