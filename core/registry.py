@@ -19,7 +19,7 @@ import pluggy
 
 from intently.component import Component
 from intently.errors import ComponentNotFoundError, PluginError
-from intently.plugins import get_plugin_manager, plugin_distributions
+from intently.plugin_manager import get_plugin_manager, plugin_distributions
 
 LIFECYCLE_HOOKS = ("provide_context", "train", "process", "persist", "load")
 
