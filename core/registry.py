@@ -19,7 +19,7 @@ import pluggy
 
 from intently.component import Component
 from intently.errors import ComponentNotFoundError, PluginError
-from intently.plugin_manager import get_plugin_manager, plugin_distributions
+from intently.plugin_manager import get_plugin_manager
 
 LIFECYCLE_HOOKS = ("provide_context", "train", "process", "persist", "load")
 
@@ -43,15 +43,18 @@ class ComponentRegistry:
 
     def __init__(self) -> None:
         self._components: dict[str, RegisteredComponent] = {}
+        #: plugins that failed to import: name -> reason (see plugin_manager)
+        self.load_failures: dict[str, str] = {}
 
     @classmethod
     def from_plugin_manager(cls, manager: pluggy.PluginManager) -> ComponentRegistry:
         """Collect the components of every plugin loaded in ``manager``."""
         registry = cls()
-        distributions = plugin_distributions(manager)
+        distributions: dict[str, str] = getattr(manager, "distributions", {})
+        registry.load_failures = dict(getattr(manager, "load_failures", {}))
         for impl in manager.hook.register_components.get_hookimpls():
             plugin_name = impl.plugin_name
-            distribution = distributions.get(id(impl.plugin))
+            distribution = distributions.get(plugin_name)
 
             def register(component_cls: type[Component], *, _plugin=plugin_name, _dist=distribution) -> None:
                 registry.register(component_cls, plugin=_plugin, distribution=_dist)
@@ -124,6 +127,10 @@ class ComponentRegistry:
         hint = (
             f"did you mean {', '.join(close)}? " if close else ""
         ) + "Run `intently components` to list them all; a custom component can be given by its dotted path (package.module.ClassName)."
+        if self.load_failures:
+            hint += " Plugins that failed to load: " + "; ".join(
+                f"{plugin} ({reason})" for plugin, reason in sorted(self.load_failures.items())
+            )
         raise ComponentNotFoundError(f"unknown component {name!r}", hint=hint)
 
 
