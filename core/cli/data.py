@@ -49,13 +49,17 @@ def run_validate(args: argparse.Namespace) -> int:
     report = validate_training_data(training_data)
     for problem in report.errors + report.warnings:
         note(_format(problem))
+    # Problems found while reading (skipped files, literal brackets, ...).
+    for warning in training_data.warnings:
+        note(f"warning: {warning}")
+    warnings = len(report.warnings) + len(training_data.warnings)
     examples = len(training_data.training_examples)
     note(
         f"{examples} examples, {len(training_data.intents)} intents, "
         f"{len(training_data.entities)} entity types: "
-        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)."
+        f"{len(report.errors)} error(s), {warnings} warning(s)."
     )
-    if report.errors or (args.fail_on_warnings and report.warnings):
+    if report.errors or (args.fail_on_warnings and warnings):
         return 1
     return 0
 

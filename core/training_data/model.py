@@ -81,6 +81,12 @@ class TrainingData:
         stories: stories and rules (``Story.is_rule``).
         intent_metadata: intent-level ``metadata`` by intent name.
         warnings: problems found while reading that did not stop it.
+        empty_intents: ``(intent, where)`` of each ``- intent:`` block that has
+            no examples (reported by validation).
+        synonym_sources: ``(text, value, where)`` of every synonym mapping read,
+            in order, from ``synonym:`` blocks and from annotated values (lets
+            validation report a text mapped to two values; ``entity_synonyms``
+            keeps the last).
     """
 
     training_examples: list[Message] = attrs.field(factory=list)
@@ -91,6 +97,8 @@ class TrainingData:
     stories: list[Story] = attrs.field(factory=list)
     intent_metadata: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     warnings: list[str] = attrs.field(factory=list)
+    empty_intents: list[tuple[str, SourceLocation | None]] = attrs.field(factory=list)
+    synonym_sources: list[tuple[str, str, SourceLocation | None]] = attrs.field(factory=list)
 
     # --- label sets -----------------------------------------------------------------
 
@@ -176,6 +184,8 @@ class TrainingData:
             stories=list(self.stories),
             intent_metadata={k: dict(v) for k, v in self.intent_metadata.items()},
             warnings=list(self.warnings),
+            empty_intents=list(self.empty_intents),
+            synonym_sources=list(self.synonym_sources),
         )
         for other in others:
             merged.training_examples.extend(other.training_examples)
@@ -187,6 +197,8 @@ class TrainingData:
             for intent, meta in other.intent_metadata.items():
                 merged.intent_metadata.setdefault(intent, {}).update(meta)
             merged.warnings.extend(other.warnings)
+            merged.empty_intents.extend(other.empty_intents)
+            merged.synonym_sources.extend(other.synonym_sources)
         return merged
 
     def filter_examples(self, keep: Iterable[Message]) -> TrainingData:
