@@ -1,0 +1,394 @@
+"""``LogisticRegressionClassifier``: Rasa 3.x's intent classifier, parsed with numpy.
+
+Training fits scikit-learn's ``LogisticRegression`` (``class_weight="balanced"``,
+as Rasa does) on the sentence features of every featurizer side by side
+(sparse and dense, :func:`intently.features.collect_features`), for the
+training examples that have an intent and a non-blank text. A retrieval intent
+``faq/ask_name`` is learned as its base intent ``faq``.
+
+Parsing needs no scikit-learn: the coefficients, intercepts and classes are
+persisted as ``.npz`` + JSON, and probabilities are computed for the whole
+batch with one matrix product and exactly the function sklearn's
+``predict_proba`` applies: the logistic sigmoid for two intents (``[1 - p, p]``),
+softmax for more (or, with the ``liblinear`` solver of older scikit-learn
+versions, one-vs-rest sigmoids normalised to sum to 1).
+
+Special cases: training data with a single intent cannot be fitted; that
+intent is then predicted with confidence 1.0 (and a warning is logged).
+A message with blank text gets intent None, confidence 0.0 and an empty
+ranking, as Rasa returns. Unlike Rasa, the training examples are not
+annotated with predictions (their ``intent`` is the label later components
+train on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import scipy.sparse
+import scipy.special
+
+from intently.component import FEATURES, INTENT, Component
+from intently.errors import ComponentConfigError, ComponentError
+from intently.features import SENTENCE, collect_features, feature_origins
+from intently.message import Message
+
+if TYPE_CHECKING:
+    from intently.config import ModelConfig
+    from intently.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
+#: Rasa's default ranking length (``LABEL_RANKING_LENGTH``).
+LABEL_RANKING_LENGTH = 10
+ARRAYS_SUFFIX = ".npz"
+LABELS_SUFFIX = ".json"
+FORMAT_VERSION = 1
+
+# How probabilities are computed from the decision values.
+SIGMOID = "sigmoid"  # two classes: one decision value per message
+SOFTMAX = "softmax"  # multinomial
+OVR = "ovr"  # one-vs-rest sigmoids, normalised
+SINGLE = "single"  # one class: always it, with confidence 1.0
+
+
+class LinearIntentModel:
+    """A fitted linear model: ``classes``, ``coef`` (k x d), ``intercept`` (k) and how to get probabilities."""
+
+    __slots__ = ("_blocks", "classes", "coef", "intercept", "mode")
+
+    def __init__(self, classes: Sequence[str], coef: np.ndarray, intercept: np.ndarray, mode: str) -> None:
+        self.classes: list[str] = list(classes)
+        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.mode = mode
+        self._blocks: dict[tuple[int, ...], list[np.ndarray]] = {}
+
+    @property
+    def dimension(self) -> int:
+        return int(self.coef.shape[1])
+
+    def predict_proba(self, features: scipy.sparse.spmatrix | np.ndarray | Sequence[Any]) -> np.ndarray:
+        """Probabilities (n x classes), as sklearn's ``predict_proba`` computes them.
+
+        ``features`` is one matrix, or a list of matrices whose columns side by
+        side are the features (one per featurizer: no stacking needed).
+        """
+        blocks = list(features) if isinstance(features, (list, tuple)) else [features]
+        n = blocks[0].shape[0]
+        if self.mode == SINGLE:
+            return np.ones((n, 1))
+        decision = self._decision(blocks)
+        if self.mode == SIGMOID:
+            positive = scipy.special.expit(decision[:, 0])
+            return np.stack([1.0 - positive, positive], axis=1)
+        if self.mode == OVR:
+            probabilities = scipy.special.expit(decision)
+            sums = probabilities.sum(axis=1)
+            all_zero = sums == 0
+            if np.any(all_zero):
+                probabilities[all_zero, :] = 1.0
+                sums[all_zero] = probabilities.shape[1]
+            return probabilities / sums[:, None]
+        decision -= decision.max(axis=1, keepdims=True)
+        np.exp(decision, out=decision)
+        decision /= decision.sum(axis=1, keepdims=True)
+        return decision
+
+    def _decision(self, blocks: list[Any]) -> np.ndarray:
+        """``X @ coef.T + intercept``, summed block by block."""
+        widths = tuple(int(block.shape[1]) for block in blocks)
+        weights = self._blocks.get(widths)
+        if weights is None:
+            bounds = np.cumsum((0, *widths))
+            weights = [np.ascontiguousarray(self.coef[:, a:b].T) for a, b in zip(bounds, bounds[1:])]
+            self._blocks = {widths: weights}
+        decision: np.ndarray | None = None
+        for block, weight in zip(blocks, weights):
+            if scipy.sparse.issparse(block):
+                part = np.asarray(block @ weight)
+            else:
+                part = np.asarray(block, dtype=np.float64) @ weight
+            decision = part if decision is None else decision + part
+        assert decision is not None
+        decision += self.intercept
+        return decision
+
+
+class LogisticRegressionClassifier(Component):
+    """Intent classifier: logistic regression over sentence features.
+
+    Config keys and defaults (Rasa 3.x): ``max_iter`` (100), ``solver``
+    ("lbfgs"), ``tol`` (1e-4), ``random_state`` (42) and ``ranking_length``
+    (10; 0 keeps every intent in the ranking).
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "max_iter": 100,
+        "solver": "lbfgs",
+        "tol": 1e-4,
+        "random_state": 42,
+        "ranking_length": LABEL_RANKING_LENGTH,
+    }
+    requires = (FEATURES,)
+    provides = (INTENT,)
+
+    def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
+        super().__init__(config, unique_name=unique_name)
+        #: The fitted model; None until trained (or when there was nothing to train on).
+        self.model: LinearIntentModel | None = None
+        self._warned_untrained = False
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        name = cls.component_name()
+        max_iter = config["max_iter"]
+        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter <= 0:
+            raise ComponentConfigError(f"{name}: max_iter must be an integer > 0, got {max_iter!r}")
+        if config["solver"] not in SOLVERS:
+            raise ComponentConfigError(
+                f"{name}: solver must be one of {', '.join(SOLVERS)}, got {config['solver']!r}",
+                hint="the default, 'lbfgs', suits most data",
+            )
+        tol = config["tol"]
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
+            raise ComponentConfigError(f"{name}: tol must be a number > 0, got {tol!r}")
+        seed = config["random_state"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ComponentConfigError(f"{name}: random_state must be an integer >= 0 or null, got {seed!r}")
+        length = config["ranking_length"]
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise ComponentConfigError(
+                f"{name}: ranking_length must be an integer >= 0 (0 ranks every intent), got {length!r}"
+            )
+
+    # --- training ------------------------------------------------------------------------
+
+    def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
+        """Fit on the sentence features of the examples that have an intent and text."""
+        examples = training_data.training_examples
+        keep = [i for i, m in enumerate(examples) if m.intent and m.text and m.text.strip()]
+        if not keep:
+            logger.warning("%s: no training examples with an intent; it will not predict intents", self.unique_name)
+            self.model = None
+            return
+        features = self._training_features(examples, keep)
+        labels = np.asarray([examples[i].intent for i in keep], dtype=object)
+        classes = sorted(set(labels.tolist()))
+        if len(classes) == 1:
+            logger.warning(
+                "%s: the training data has a single intent (%r); it will be predicted for "
+                "every message with confidence 1.0",
+                self.unique_name,
+                classes[0],
+            )
+            self.model = LinearIntentModel(classes, np.zeros((1, features.shape[1])), np.zeros(1), SINGLE)
+            return
+        self.model = self._fit(features, labels)
+        logger.info(
+            "%s: trained on %d examples of %d intents (%d features)",
+            self.unique_name,
+            len(keep),
+            len(classes),
+            features.shape[1],
+        )
+
+    def _training_features(self, examples: Sequence[Message], keep: list[int]) -> scipy.sparse.csr_matrix | np.ndarray:
+        try:
+            matrix, _ = collect_features(examples, SENTENCE)
+            rows = np.asarray(keep, dtype=np.int64)
+            selected = matrix[rows] if matrix is not None else None
+        except ValueError:
+            # Not every example was featurized (e.g. some lack text): use those we train on.
+            selected, _ = collect_features([examples[i] for i in keep], SENTENCE)
+        if selected is None:
+            raise ComponentError(
+                f"{self.unique_name}: the training examples have no sentence features",
+                hint="put a featurizer (e.g. CountVectorsFeaturizer) before LogisticRegressionClassifier",
+            )
+        return selected
+
+    def _fit(self, features: scipy.sparse.spmatrix | np.ndarray, labels: np.ndarray) -> LinearIntentModel:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        classes = sorted(set(labels.tolist()))
+        solver = self.config["solver"]
+        classifier = LogisticRegression(
+            solver=solver,
+            max_iter=self.config["max_iter"],
+            tol=self.config["tol"],
+            random_state=self.config["random_state"],
+            class_weight="balanced",
+            C=1.0,
+            fit_intercept=True,
+            intercept_scaling=1,
+            dual=False,
+        )
+        previous = self.model
+        if (
+            self.finetune_mode
+            and previous is not None
+            and previous.mode in (SIGMOID, SOFTMAX)
+            and previous.classes == classes
+            and previous.dimension == features.shape[1]
+            and solver != "liblinear"
+        ):
+            # Finetuning on the same intents: start from the loaded weights.
+            classifier.set_params(warm_start=True)
+            classifier.coef_ = previous.coef.copy()
+            classifier.intercept_ = previous.intercept.copy()
+            logger.info("%s: finetuning from the loaded weights", self.unique_name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            try:
+                classifier.fit(features, labels.astype(str))
+            except ValueError as error:
+                raise ComponentError(
+                    f"{self.unique_name}: scikit-learn could not fit the model: {error}",
+                    hint="check the solver (liblinear handles two intents only in recent scikit-learn)",
+                ) from error
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            logger.warning(
+                "%s: the solver did not converge in max_iter=%d iterations; raise max_iter",
+                self.unique_name,
+                self.config["max_iter"],
+            )
+        coef = np.asarray(classifier.coef_, dtype=np.float64)
+        if len(classes) == 2:
+            mode = SIGMOID
+        elif solver == "liblinear":
+            mode = OVR
+        else:
+            mode = SOFTMAX
+        return LinearIntentModel(
+            [str(c) for c in classifier.classes_], coef, np.asarray(classifier.intercept_), mode
+        )
+
+    # --- parsing ---------------------------------------------------------------------------
+
+    def process(self, messages: Sequence[Message], **context: Any) -> None:
+        """Set ``intent``, ``intent_confidence`` and ``intent_ranking`` on every message."""
+        if not messages:
+            return
+        model = self.model
+        if model is None:
+            if not self._warned_untrained:
+                logger.warning("%s is not trained; it does not predict intents", self.unique_name)
+                self._warned_untrained = True
+            return
+        probabilities = self.predict_proba(messages)
+        limit = self.config["ranking_length"]
+        order = np.argsort(-probabilities, axis=1, kind="stable")
+        if limit > 0:
+            order = order[:, :limit]
+        classes = model.classes
+        for row, message in enumerate(messages):
+            if not message.text or not message.text.strip():
+                message.intent = None
+                message.intent_confidence = 0.0
+                message.intent_ranking = []
+                continue
+            ranked = order[row].tolist()
+            scores = probabilities[row, ranked].tolist()
+            message.intent = classes[ranked[0]]
+            message.intent_confidence = scores[0]
+            message.intent_ranking = [
+                {"name": classes[c], "confidence": score} for c, score in zip(ranked, scores)
+            ]
+
+    def predict_proba(self, messages: Sequence[Message]) -> np.ndarray:
+        """Probabilities of every intent (columns in ``self.model.classes`` order) for a batch."""
+        model = self.model
+        if model is None:
+            raise ComponentError(f"{self.unique_name} is not trained")
+        if model.mode == SINGLE:
+            return np.ones((len(messages), 1))
+        blocks = []
+        try:
+            for origin in feature_origins(messages, SENTENCE):
+                matrix, _ = collect_features(messages, SENTENCE, origins=[origin])
+                blocks.append(matrix)
+        except ValueError as error:
+            raise ComponentError(f"{self.unique_name}: {error}") from error
+        if not blocks:
+            raise ComponentError(
+                f"{self.unique_name}: the messages have no sentence features",
+                hint="put a featurizer (e.g. CountVectorsFeaturizer) before LogisticRegressionClassifier",
+            )
+        width = sum(int(block.shape[1]) for block in blocks)
+        if width != model.dimension:
+            raise ComponentError(
+                f"{self.unique_name}: the features have {width} columns but the "
+                f"model was trained on {model.dimension}",
+                hint="the featurizers before it changed since training; train the model again",
+            )
+        # One product per featurizer's block: no copy of the batch's matrices.
+        return model.predict_proba(blocks)
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
+        """Write ``coef``/``intercept`` as ``.npz`` and the classes and mode as JSON."""
+        model = self.model
+        if model is None:
+            return {"trained": False}
+        model_dir = Path(model_dir)
+        arrays_file = f"{file_name}{ARRAYS_SUFFIX}"
+        labels_file = f"{file_name}{LABELS_SUFFIX}"
+        np.savez(model_dir / arrays_file, coef=model.coef, intercept=model.intercept)
+        (model_dir / labels_file).write_text(
+            json.dumps({"format": FORMAT_VERSION, "classes": model.classes, "mode": model.mode}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+        return {
+            "trained": True,
+            "arrays_file": arrays_file,
+            "labels_file": labels_file,
+            "intents": list(model.classes),
+            "dimension": model.dimension,
+        }
+
+    @classmethod
+    def load(
+        cls,
+        meta: dict[str, Any],
+        model_dir: Path,
+        *,
+        finetune: bool = False,
+        **context: Any,
+    ) -> LogisticRegressionClassifier:
+        """Restore the model from ``.npz`` + JSON (no pickle, no scikit-learn)."""
+        instance = cls(meta.get("config") or {}, unique_name=meta.get("unique_name"))
+        instance.finetune_mode = finetune
+        state = meta.get("meta") or {}
+        if not state.get("trained"):
+            return instance
+        model_dir = Path(model_dir)
+        try:
+            arrays_file, labels_file = state["arrays_file"], state["labels_file"]
+            for name in (arrays_file, labels_file):
+                if Path(name).name != name:
+                    raise ValueError(f"file name {name!r} is not a plain name")
+            labels = json.loads((model_dir / labels_file).read_text(encoding="utf-8"))
+            if labels.get("format") != FORMAT_VERSION:
+                raise ValueError(f"unknown format {labels.get('format')!r}")
+            with np.load(model_dir / arrays_file, allow_pickle=False) as arrays:
+                coef, intercept = arrays["coef"], arrays["intercept"]
+            mode = labels["mode"]
+            if mode not in (SIGMOID, SOFTMAX, OVR, SINGLE):
+                raise ValueError(f"unknown probability mode {mode!r}")
+            instance.model = LinearIntentModel(labels["classes"], coef, intercept, mode)
+        except (OSError, KeyError, ValueError, TypeError) as error:
+            raise ComponentError(
+                f"{instance.unique_name}: cannot read its model files: {error}",
+                hint="train the model again",
+            ) from error
+        return instance

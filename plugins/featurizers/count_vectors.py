@@ -1,0 +1,621 @@
+"""``CountVectorsFeaturizer``: bag-of-n-grams counts, Rasa 3.x-compatible, without sklearn at parse time.
+
+What it computes matches Rasa's featurizer (which wraps scikit-learn's
+``CountVectorizer``), token by token:
+
+* each token (its lemma when ``use_lemma`` and a lemma is set) is normalised:
+  runs of ASCII digits become ``__NUMBER__``, then it is lower-cased
+  (``lowercase``) and accents are stripped (``strip_accents``);
+* ``analyzer: word`` splits it into words (``\\b\\w+\\b``, so ``a@b.com`` gives
+  ``a``, ``b``, ``com``), drops ``stop_words`` and forms word n-grams;
+  ``char_wb`` forms character n-grams of each space-padded word;
+  ``char`` forms character n-grams of the token;
+* the **sequence** features of a message have one row per token: the n-gram
+  counts of that token alone; the **sentence** features one row per message:
+  the n-gram counts of the message's normalised tokens joined by spaces. For
+  ``char_wb``, and for ``word`` with ``max_ngram: 1``, that is exactly the sum
+  of the token rows (and is computed so); for ``char``, and ``word`` with
+  longer n-grams, it also counts the n-grams that span two tokens.
+
+The vocabulary is built in :meth:`train` from the sentence n-grams of the
+training examples with scikit-learn's ``min_df``/``max_df``/``max_features``
+semantics (an ``int`` is a number of examples, a ``float`` a proportion;
+``max_features`` keeps the most frequent n-grams, ties broken alphabetically),
+and column ``i`` is the ``i``-th n-gram in alphabetical order, as in sklearn.
+
+**Reserved columns** (Rasa 2.2's ``additional_vocabulary_size``): the feature
+dimension is the vocabulary size plus a reserve, fixed after the first
+training. The default reserve is Rasa's rule, half the vocabulary size and at
+least 1000 columns; an int sets it, and Rasa's dict form ``{text: N, response:
+N, action_text: N}`` is accepted (its ``text`` entry is used: this featurizer
+featurizes message text). A finetune (``load(..., finetune=True)`` then
+``train``) keeps every known n-gram's column and puts the new n-grams (chosen
+from the new data by the same ``min_df``/``max_df``/``max_features`` rules)
+into the reserve, in alphabetical order; when the reserve is too small it fails with a
+:class:`~intently.errors.ComponentError` that says how many columns are needed
+and how many are left.
+
+**Out-of-vocabulary words** (``analyzer: word`` only, as in Rasa): with
+``OOV_token`` set, the words listed in ``OOV_words`` are replaced by it in the
+training data; at parse time, when the OOV token is in the vocabulary, every
+word that is not a vocabulary entry is replaced by it. The replacement is done
+per word (after ``\\b\\w+\\b`` splitting and stop-word removal), where Rasa
+replaces whole tokens before splitting them, so a token such as ``a@b.com``
+whose words are known is not turned into the OOV token, and stop words are
+dropped rather than counted as unknown.
+
+Parsing needs no scikit-learn: n-grams are looked up in a dict (with a cache of
+token rows) and one CSR matrix of sequence features and one of sentence
+features are built for the whole batch from flat numpy arrays. State is
+persisted as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import scipy.sparse
+
+from intently.component import SPARSE_FEATURES, TOKENS, Component
+from intently.errors import ComponentConfigError, ComponentError
+from intently.features import SENTENCE, SEQUENCE, attach_features
+from intently.message import Message
+from intently.plugins.featurizers.sparse_featurizer import (
+    Vocabulary,
+    check_additional_vocabulary_size,
+    csr_from_entries,
+    csr_from_rows,
+    resolve_reserve,
+    sum_rows_by_group,
+)
+
+if TYPE_CHECKING:
+    from intently.config import ModelConfig
+    from intently.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+ANALYZERS = ("word", "char", "char_wb")
+STRIP_ACCENTS = ("ascii", "unicode")
+FILE_SUFFIX = ".vocabulary.json"
+FORMAT_VERSION = 1
+#: Token rows kept in the parse-time cache before it is emptied.
+CACHE_LIMIT = 100_000
+
+_NUMBER = re.compile(r"\b[0-9]+\b")
+_WORD = re.compile(r"(?u)\b\w+\b")
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+# A token's row: sorted unique columns, their counts, and what the sentence
+# n-grams of its message are built from (its words, or its normalised text).
+_Row = tuple[array, array, Any]
+
+
+# --- n-grams: scikit-learn's CountVectorizer rules ---------------------------------
+
+
+def word_ngrams(words: Sequence[str], min_n: int, max_n: int) -> list[str]:
+    """Word n-grams of lengths ``min_n..max_n``, shortest first (sklearn's order)."""
+    if max_n == 1:
+        return list(words) if min_n == 1 else []
+    result: list[str] = list(words) if min_n == 1 else []
+    start = max(min_n, 2)
+    count = len(words)
+    for n in range(start, min(max_n, count) + 1):
+        for i in range(count - n + 1):
+            result.append(" ".join(words[i : i + n]))
+    return result
+
+
+def char_ngrams(text: str, min_n: int, max_n: int) -> list[str]:
+    """Character n-grams of ``text`` (runs of whitespace count as one space)."""
+    text = _WHITE_SPACES.sub(" ", text)
+    length = len(text)
+    result: list[str] = list(text) if min_n == 1 else []
+    for n in range(max(min_n, 2), min(max_n, length) + 1):
+        for i in range(length - n + 1):
+            result.append(text[i : i + n])
+    return result
+
+
+def char_wb_ngrams(text: str, min_n: int, max_n: int) -> list[str]:
+    """Character n-grams inside word boundaries: each word padded with one space.
+
+    A padded word not longer than ``n`` is counted once, whole, and longer
+    n-grams are skipped (sklearn's rule).
+    """
+    result: list[str] = []
+    for word in text.split():
+        padded = f" {word} "
+        length = len(padded)
+        for n in range(min_n, max_n + 1):
+            if n >= length:
+                result.append(padded)
+                break
+            result.extend([padded[i : i + n] for i in range(length - n + 1)])
+    return result
+
+
+def strip_accents_unicode(text: str) -> str:
+    """Remove combining marks after NFKD decomposition (sklearn's ``unicode``)."""
+    normalized = unicodedata.normalize("NFKD", text)
+    if normalized == text:
+        return text
+    return "".join(char for char in normalized if not unicodedata.combining(char))
+
+
+def strip_accents_ascii(text: str) -> str:
+    """NFKD decomposition, then drop everything that is not ASCII (sklearn's ``ascii``)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+class CountVectorsFeaturizer(Component):
+    """Sparse bag-of-n-grams features of message text (sequence and sentence).
+
+    Config keys and defaults are Rasa's (see the module docstring for what they do):
+    ``analyzer`` ("word", "char", "char_wb"), ``min_ngram``/``max_ngram`` (1/1),
+    ``min_df`` (1), ``max_df`` (1.0), ``max_features`` (None), ``stop_words``
+    (None, "english" or a list), ``lowercase`` (True), ``strip_accents``
+    (None, "ascii", "unicode"), ``OOV_token`` (None), ``OOV_words`` ([]),
+    ``use_shared_vocab`` (False; only text is featurized, so it changes
+    nothing), ``use_lemma`` (True) and ``additional_vocabulary_size``
+    (reserved columns; default half the vocabulary, at least 1000).
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "analyzer": "word",
+        "min_ngram": 1,
+        "max_ngram": 1,
+        "min_df": 1,
+        "max_df": 1.0,
+        "max_features": None,
+        "stop_words": None,
+        "lowercase": True,
+        "strip_accents": None,
+        "OOV_token": None,
+        "OOV_words": [],
+        "use_shared_vocab": False,
+        "use_lemma": True,
+        "additional_vocabulary_size": {"text": None, "response": None, "action_text": None},
+    }
+    untyped_keys: ClassVar[frozenset[str]] = frozenset(
+        {"min_df", "max_df", "stop_words", "OOV_words", "additional_vocabulary_size"}
+    )
+    requires = (TOKENS,)
+    provides = (SPARSE_FEATURES,)
+
+    def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
+        super().__init__(config, unique_name=unique_name)
+        cfg = self.config
+        self.analyzer: str = cfg["analyzer"]
+        self.min_ngram: int = cfg["min_ngram"]
+        self.max_ngram: int = cfg["max_ngram"]
+        self.lowercase: bool = cfg["lowercase"]
+        self.use_lemma: bool = cfg["use_lemma"]
+        self._strip: Callable[[str], str] | None = {
+            "ascii": strip_accents_ascii,
+            "unicode": strip_accents_unicode,
+            None: None,
+        }[cfg["strip_accents"]]
+        oov_words = cfg["OOV_words"]
+        if isinstance(oov_words, str):
+            oov_words = [oov_words]
+        self.oov_token: str | None = cfg["OOV_token"]
+        self.oov_words: frozenset[str] = frozenset(oov_words)
+        if self.oov_words and not self.oov_token:
+            logger.warning(
+                "%s: OOV_words %s are given without an OOV_token; they are ignored",
+                self.unique_name,
+                sorted(self.oov_words),
+            )
+            self.oov_words = frozenset()
+        if self.lowercase:
+            self.oov_token = self.oov_token.lower() if self.oov_token else self.oov_token
+            self.oov_words = frozenset(word.lower() for word in self.oov_words)
+        if self.analyzer != "word":
+            # Rasa ignores both for character n-grams (and says so when training).
+            self.oov_token = None
+            self.oov_words = frozenset()
+        stop_words = cfg["stop_words"]
+        #: Resolved stop words (None: none); "english" is resolved when training.
+        self.stop_words: frozenset[str] | None = (
+            frozenset(stop_words) if isinstance(stop_words, list) else None
+        )
+        #: The vocabulary with its reserved columns; None until trained or loaded.
+        self.vocabulary: Vocabulary | None = None
+        self._cache: dict[str, _Row] = {}
+
+    # --- config ------------------------------------------------------------------------
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        name = cls.component_name()
+        analyzer = config["analyzer"]
+        if analyzer not in ANALYZERS:
+            raise ComponentConfigError(
+                f"{name}: analyzer must be one of {', '.join(map(repr, ANALYZERS))}, got {analyzer!r}",
+                hint="'word' counts word n-grams, 'char_wb' character n-grams inside words",
+            )
+        for key in ("min_ngram", "max_ngram"):
+            value = config[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ComponentConfigError(f"{name}: {key} must be an integer >= 1, got {value!r}")
+        if config["min_ngram"] > config["max_ngram"]:
+            raise ComponentConfigError(
+                f"{name}: min_ngram ({config['min_ngram']}) is greater than max_ngram "
+                f"({config['max_ngram']})",
+                hint="set min_ngram <= max_ngram, e.g. min_ngram: 1, max_ngram: 4",
+            )
+        for key in ("min_df", "max_df"):
+            value = config[key]
+            valid = not isinstance(value, bool) and (
+                (isinstance(value, int) and value >= 1)
+                or (isinstance(value, float) and 0.0 <= value <= 1.0)
+            )
+            if not valid:
+                raise ComponentConfigError(
+                    f"{name}: {key} must be an integer >= 1 (a number of examples) or a "
+                    f"float in [0.0, 1.0] (a proportion of examples), got {value!r}"
+                )
+        max_features = config["max_features"]
+        if max_features is not None and (
+            isinstance(max_features, bool) or not isinstance(max_features, int) or max_features < 1
+        ):
+            raise ComponentConfigError(
+                f"{name}: max_features must be an integer >= 1 or null, got {max_features!r}"
+            )
+        stop_words = config["stop_words"]
+        if not (
+            stop_words is None
+            or stop_words == "english"
+            or (isinstance(stop_words, list) and all(isinstance(w, str) for w in stop_words))
+        ):
+            raise ComponentConfigError(
+                f"{name}: stop_words must be 'english', a list of words or null, got {stop_words!r}"
+            )
+        if config["strip_accents"] not in (None, *STRIP_ACCENTS):
+            raise ComponentConfigError(
+                f"{name}: strip_accents must be 'ascii', 'unicode' or null, "
+                f"got {config['strip_accents']!r}"
+            )
+        token = config["OOV_token"]
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise ComponentConfigError(f"{name}: OOV_token must be a non-empty string or null, got {token!r}")
+        words = config["OOV_words"]
+        if not (
+            isinstance(words, str)
+            or (isinstance(words, (list, tuple)) and all(isinstance(w, str) for w in words))
+        ):
+            raise ComponentConfigError(f"{name}: OOV_words must be a list of words, got {words!r}")
+        check_additional_vocabulary_size(name, config["additional_vocabulary_size"])
+
+    # --- properties -------------------------------------------------------------------------
+
+    @property
+    def dimension(self) -> int:
+        """Width of the feature matrices (vocabulary plus reserved columns)."""
+        if self.vocabulary is None:
+            raise ComponentError(f"{self.unique_name} is not trained yet")
+        return self.vocabulary.dimension
+
+    @property
+    def sentence_is_sum_of_tokens(self) -> bool:
+        """True when a sentence row equals the sum of its token rows."""
+        return self.analyzer == "char_wb" or (self.analyzer == "word" and self.max_ngram == 1)
+
+    # --- analysis -------------------------------------------------------------------------------
+
+    def _normalize(self, text: str) -> str:
+        text = _NUMBER.sub("__NUMBER__", text)
+        if self.lowercase:
+            text = text.lower()
+        if self._strip is not None:
+            text = self._strip(text)
+        return text
+
+    def _words(self, normalized: str, oov: Callable[[str], str] | None) -> list[str]:
+        if self.oov_token is not None and normalized == self.oov_token:
+            return [normalized]
+        words = _WORD.findall(normalized)
+        if self.stop_words:
+            words = [w for w in words if w not in self.stop_words]
+        if oov is not None:
+            words = [oov(w) for w in words]
+        return words
+
+    def _analyze_token(self, key: str, oov: Callable[[str], str] | None) -> tuple[list[str], Any]:
+        """The n-grams of one token alone, and its sentence unit (words or text)."""
+        normalized = self._normalize(key)
+        if self.analyzer == "word":
+            words = self._words(normalized, oov)
+            return word_ngrams(words, self.min_ngram, self.max_ngram), tuple(words)
+        if self.analyzer == "char_wb":
+            return char_wb_ngrams(normalized, self.min_ngram, self.max_ngram), normalized
+        return char_ngrams(normalized, self.min_ngram, self.max_ngram), normalized
+
+    def _sentence_ngrams(self, units: list[Any]) -> list[str]:
+        """The sentence n-grams of a message from its tokens' units.
+
+        Only needed where they are not the sum of the token n-grams: ``word``
+        with ``max_ngram > 1`` and ``char``.
+        """
+        if self.analyzer == "word":
+            words = [word for unit in units for word in unit]
+            return word_ngrams(words, self.min_ngram, self.max_ngram)
+        return char_ngrams(" ".join(units), self.min_ngram, self.max_ngram) if units else []
+
+    def _train_oov(self) -> Callable[[str], str] | None:
+        if self.oov_token is None or not self.oov_words:
+            return None
+        token, words = self.oov_token, self.oov_words
+        return lambda word: token if word in words else word
+
+    def _parse_oov(self) -> Callable[[str], str] | None:
+        if self.oov_token is None or self.vocabulary is None or self.oov_token not in self.vocabulary:
+            return None
+        token, index = self.oov_token, self.vocabulary.index
+        return lambda word: word if word in index else token
+
+    def _token_key(self, message: Message) -> list[str]:
+        tokens = message.tokens
+        if tokens is None:
+            if message.text and message.text.strip():
+                raise ComponentError(
+                    f"{self.unique_name}: message {message.text[:50]!r} has no tokens",
+                    hint="put a tokenizer (e.g. WhitespaceTokenizer) before CountVectorsFeaturizer",
+                )
+            return []
+        if self.use_lemma:
+            return [token.lemma or token.text for token in tokens]
+        return [token.text for token in tokens]
+
+    def _row(self, key: str, oov: Callable[[str], str] | None) -> _Row:
+        return self._row_from(*self._analyze_token(key, oov))
+
+    def _row_from(self, grams: list[str], unit: Any) -> _Row:
+        """A token's row from its n-grams: sorted columns and counts (unknown n-grams dropped)."""
+        assert self.vocabulary is not None
+        get = self.vocabulary.index.get
+        counts = Counter([column for column in map(get, grams) if column is not None])
+        columns = sorted(counts)
+        return array("i", columns), array("d", [counts[c] for c in columns]), unit
+
+    # --- featurizing a batch ------------------------------------------------------------------
+
+    def _featurize(
+        self, messages: Sequence[Message], cache: dict[str, _Row], oov: Callable[[str], str] | None
+    ) -> tuple[scipy.sparse.csr_matrix, np.ndarray, scipy.sparse.csr_matrix]:
+        """Sequence matrix, its row offsets per message, and sentence matrix of a batch."""
+        assert self.vocabulary is not None
+        dimension = self.vocabulary.dimension
+        by_sum = self.sentence_is_sum_of_tokens
+        indices = array("i")
+        data = array("d")
+        indptr = array("i", [0])
+        offsets = [0]
+        sentence_units: list[list[Any]] = []
+        for message in messages:
+            units: list[Any] = []
+            for key in self._token_key(message):
+                row = cache.get(key)
+                if row is None:
+                    if len(cache) >= CACHE_LIMIT:
+                        cache.clear()
+                    row = cache[key] = self._row(key, oov)
+                indices.extend(row[0])
+                data.extend(row[1])
+                indptr.append(len(indices))
+                units.append(row[2])
+            offsets.append(len(indptr) - 1)
+            if not by_sum:
+                sentence_units.append(units)
+        sequence = csr_from_rows(indices, data, indptr, dimension)
+        if by_sum:
+            sentence = sum_rows_by_group(sequence, offsets)
+        else:
+            sentence = self._sentence_matrix(sentence_units, dimension)
+        return sequence, np.asarray(offsets, dtype=np.int64), sentence
+
+    def _sentence_matrix(self, sentence_units: list[list[Any]], dimension: int) -> scipy.sparse.csr_matrix:
+        assert self.vocabulary is not None
+        index = self.vocabulary.index
+        rows: list[int] = []
+        columns: list[int] = []
+        for row, units in enumerate(sentence_units):
+            found = [index[g] for g in self._sentence_ngrams(units) if g in index]
+            columns.extend(found)
+            rows.extend([row] * len(found))
+        return csr_from_entries(rows, columns, [1.0] * len(columns), len(sentence_units), dimension)
+
+    def _attach(self, messages: Sequence[Message], cache: dict[str, _Row], oov: Callable[[str], str] | None) -> None:
+        sequence, offsets, sentence = self._featurize(messages, cache, oov)
+        attach_features(messages, self.unique_name, SEQUENCE, sequence, offsets)
+        attach_features(messages, self.unique_name, SENTENCE, sentence)
+
+    # --- hooks ----------------------------------------------------------------------------------
+
+    def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
+        """Build (or, when finetuning, extend) the vocabulary and featurize the examples.
+
+        Raises:
+            ComponentError: finetuning meets more new n-grams than reserved
+                columns are left; ``max_df`` admits fewer examples than ``min_df``.
+        """
+        examples = training_data.training_examples
+        self._warn_about_config()
+        self._resolve_stop_words()
+        oov = self._train_oov()
+        analyses: dict[str, tuple[list[str], Any]] = {}
+        documents: list[list[str]] = []
+        for message in examples:
+            grams: list[str] = []
+            units: list[Any] = []
+            for key in self._token_key(message):
+                analysis = analyses.get(key)
+                if analysis is None:
+                    analysis = analyses[key] = self._analyze_token(key, oov)
+                grams.extend(analysis[0])
+                units.append(analysis[1])
+            documents.append(grams if self.sentence_is_sum_of_tokens else self._sentence_ngrams(units))
+        self._check_oov_present(documents)
+        terms = self._select_terms(documents)
+        if self.finetune_mode and self.vocabulary is not None:
+            new_terms = sorted(term for term in terms if term not in self.vocabulary)
+            self.vocabulary.extend(new_terms, component=self.unique_name)
+            logger.info(
+                "%s: %d new vocabulary items in reserved columns; %d reserved columns left (dimension %d)",
+                self.unique_name,
+                len(new_terms),
+                self.vocabulary.free_slots,
+                self.vocabulary.dimension,
+            )
+        else:
+            reserve = resolve_reserve(self.config["additional_vocabulary_size"], len(terms))
+            self.vocabulary = Vocabulary.with_reserve(sorted(terms), reserve)
+            if not terms:
+                logger.warning(
+                    "%s: the training data gave an empty vocabulary (only stop words, or "
+                    "min_df/max_df too strict); its features will be all zero",
+                    self.unique_name,
+                )
+            logger.info(
+                "%s: %d vocabulary items, %d reserved columns (dimension %d)",
+                self.unique_name,
+                len(terms),
+                reserve,
+                self.vocabulary.dimension,
+            )
+        self._cache.clear()
+        rows = {key: self._row_from(grams, unit) for key, (grams, unit) in analyses.items()}
+        self._attach(examples, rows, oov)
+
+    def process(self, messages: Sequence[Message], **context: Any) -> None:
+        """Attach one sequence and one sentence CSR matrix for the batch."""
+        if not messages:
+            return
+        if self.vocabulary is None:
+            raise ComponentError(
+                f"{self.unique_name} is not trained",
+                hint="train the pipeline (or load a trained model) before parsing",
+            )
+        self._attach(messages, self._cache, self._parse_oov())
+
+    def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
+        """Write the vocabulary (and resolved stop words) as JSON."""
+        if self.vocabulary is None:
+            return {"vocabulary_file": None}
+        path = Path(model_dir) / f"{file_name}{FILE_SUFFIX}"
+        state = {
+            "format": FORMAT_VERSION,
+            "vocabulary": self.vocabulary.to_dict(),
+            "stop_words": sorted(self.stop_words) if self.stop_words is not None else None,
+        }
+        path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+        return {
+            "vocabulary_file": path.name,
+            "vocabulary_size": len(self.vocabulary),
+            "dimension": self.vocabulary.dimension,
+        }
+
+    @classmethod
+    def load(
+        cls,
+        meta: dict[str, Any],
+        model_dir: Path,
+        *,
+        finetune: bool = False,
+        **context: Any,
+    ) -> CountVectorsFeaturizer:
+        """Restore the vocabulary from JSON (no scikit-learn needed)."""
+        instance = cls(meta.get("config") or {}, unique_name=meta.get("unique_name"))
+        instance.finetune_mode = finetune
+        file_name = (meta.get("meta") or {}).get("vocabulary_file")
+        if not file_name:
+            return instance
+        path = Path(model_dir) / file_name
+        if Path(file_name).name != file_name or not path.is_file():
+            raise ComponentError(f"{instance.unique_name}: vocabulary file {file_name!r} is missing")
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+            if state.get("format") != FORMAT_VERSION:
+                raise ValueError(f"unknown format {state.get('format')!r}")
+            instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
+            stop_words = state.get("stop_words")
+            instance.stop_words = frozenset(stop_words) if stop_words is not None else None
+        except (ValueError, KeyError, TypeError) as error:
+            raise ComponentError(
+                f"{instance.unique_name}: cannot read {file_name}: {error}",
+                hint="train the model again",
+            ) from error
+        return instance
+
+    # --- training helpers ---------------------------------------------------------------------
+
+    def _resolve_stop_words(self) -> None:
+        if self.config["stop_words"] == "english" and self.analyzer == "word":
+            from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+            self.stop_words = frozenset(ENGLISH_STOP_WORDS)
+        if self.analyzer != "word":
+            self.stop_words = None
+
+    def _select_terms(self, documents: list[list[str]]) -> list[str]:
+        """N-grams kept by min_df/max_df/max_features (sklearn's rules), sorted."""
+        n_documents = len(documents)
+        document_frequency: Counter[str] = Counter()
+        term_frequency: Counter[str] = Counter()
+        for grams in documents:
+            term_frequency.update(grams)
+            document_frequency.update(set(grams))
+        min_df, max_df = self.config["min_df"], self.config["max_df"]
+        min_count = min_df if isinstance(min_df, int) else min_df * n_documents
+        max_count = max_df if isinstance(max_df, int) else max_df * n_documents
+        if max_count < min_count:
+            raise ComponentError(
+                f"{self.unique_name}: max_df={max_df!r} admits n-grams of at most {max_count:g} "
+                f"examples, fewer than min_df={min_df!r} requires ({min_count:g}) for "
+                f"{n_documents} training examples",
+                hint="lower min_df or raise max_df",
+            )
+        terms = [t for t, count in document_frequency.items() if min_count <= count <= max_count]
+        max_features = self.config["max_features"]
+        if max_features is not None and len(terms) > max_features:
+            terms.sort(key=lambda t: (-term_frequency[t], t))
+            terms = terms[:max_features]
+        return sorted(terms)
+
+    def _check_oov_present(self, documents: list[list[str]]) -> None:
+        if not self.oov_token or self.oov_words or not any(documents):
+            return
+        if not any(self.oov_token in gram for grams in documents for gram in grams):
+            logger.warning(
+                "%s: the out-of-vocabulary token %r was configured but does not occur in any "
+                "training example; unseen words will be ignored when parsing (add examples "
+                "with it, or list OOV_words)",
+                self.unique_name,
+                self.oov_token,
+            )
+
+    def _warn_about_config(self) -> None:
+        if self.analyzer != "word":
+            if self.config["OOV_token"] is not None:
+                logger.warning("%s: analyzer %r ignores OOV_token", self.unique_name, self.analyzer)
+            if self.config["stop_words"] is not None:
+                logger.warning("%s: analyzer %r ignores stop_words", self.unique_name, self.analyzer)
+            if self.max_ngram == 1:
+                logger.warning(
+                    "%s: analyzer %r with max_ngram 1 counts single characters only",
+                    self.unique_name,
+                    self.analyzer,
+                )
+        if self.config["use_shared_vocab"]:
+            logger.debug("%s: use_shared_vocab has no effect: only message text is featurized", self.unique_name)
