@@ -7,7 +7,7 @@ from intently.errors import ComponentConfigError, ComponentNotFoundError, Pipeli
 from intently.pipeline import build_pipeline
 from intently.registry import ComponentRegistry
 
-from toy_components import ToyClassifier, ToyFeaturizer, ToyTokenizer, toy_registry
+from toy_components import ToyClassifier, ToyTokenizer, toy_registry
 
 
 def build(names_or_items, registry=None, language="en"):

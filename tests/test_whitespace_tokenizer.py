@@ -9,7 +9,7 @@ import pytest
 from component_helpers import CONFIG, examples
 
 from intently.component import TOKENS
-from intently.errors import ComponentConfigError, PipelineError
+from intently.errors import ComponentConfigError
 from intently.message import Message
 from intently.pipeline import validate_pipeline
 from intently.plugins.tokenizers.tokenizer import INTENT_RESPONSE_KEY_TOKENS, INTENT_TOKENS, Tokenizer
@@ -160,7 +160,7 @@ def test_custom_split_symbol_and_prefix_separator() -> None:
 
 def test_declarations() -> None:
     assert WhitespaceTokenizer.provides == (TOKENS,)
-    assert WhitespaceTokenizer.not_supported_languages == ("zh", "ja", "th")
+    assert WhitespaceTokenizer.phrase_only_languages == ("zh", "ja", "th")
     assert issubclass(WhitespaceTokenizer, Tokenizer)
     assert WhitespaceTokenizer.defaults == {
         "intent_tokenization_flag": False,
@@ -168,8 +168,7 @@ def test_declarations() -> None:
         "token_pattern": None,
         "prefix_separator_symbol": None,
     }
-    with pytest.raises(PipelineError, match="does not support language 'zh'"):
-        validate_pipeline([WhitespaceTokenizer], "zh")
+    validate_pipeline([WhitespaceTokenizer], "zh")  # accepted, with a warning at training
 
 
 def test_a_subclass_only_implements_tokenize() -> None:
@@ -201,3 +200,15 @@ def _time(function, runs: int) -> float:
 def test_conformance_kit() -> None:
     data = examples([("hello there, friend!", "greet"), ("bye 👋", "bye"), ("mail a@b.com", "mail")])
     check_component(WhitespaceTokenizer, data, config={"intent_tokenization_flag": True})
+
+
+def test_languages_without_spaces_train_with_a_warning(caplog) -> None:
+    from types import SimpleNamespace
+
+    from intently.message import Message
+    from intently.training_data import TrainingData
+
+    data = TrainingData(training_examples=[Message("我想订一张桌子 明天", intent="book")])
+    WhitespaceTokenizer().train(data, SimpleNamespace(language="zh"))
+    assert "finds no word boundaries in 'zh' text" in caplog.text
+    assert [t.text for t in data.training_examples[0].tokens] == ["我想订一张桌子", "明天"]

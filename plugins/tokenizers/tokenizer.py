@@ -56,6 +56,10 @@ class Tokenizer(Component):
             split symbol is applied (default None).
     """
 
+    #: Languages written without spaces between words, for which this
+    #: tokenizer yields whole phrases: training logs a warning.
+    phrase_only_languages: ClassVar[tuple[str, ...]] = ()
+
     defaults: ClassVar[dict[str, Any]] = {
         "intent_tokenization_flag": False,
         "intent_split_symbol": "_",
@@ -111,9 +115,14 @@ class Tokenizer(Component):
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
         """Tokenize the training examples and split their intent labels."""
         language = getattr(config, "language", None)
-        if language and self.not_supported_languages and language in self.not_supported_languages:
+        if language and language in self.phrase_only_languages:
             logger.warning(
-                "%s does not support language %r; tokens will be poor", self.component_name(), language
+                "%s finds no word boundaries in %r text: its tokens are whole phrases "
+                "between spaces. Character n-grams (CountVectorsFeaturizer with analyzer "
+                "char_wb) still work for intents; for word tokens use a tokenizer made "
+                "for the language.",
+                self.component_name(),
+                language,
             )
         examples = training_data.training_examples
         self.process(examples, **context)

@@ -132,7 +132,10 @@ class WhitespaceTokenizer(Tokenizer):
     :class:`~intently.plugins.tokenizers.tokenizer.Tokenizer`).
     """
 
-    not_supported_languages: ClassVar[tuple[str, ...] | None] = ("zh", "ja", "th")
+    # Rasa refuses these languages outright. intently accepts them with a
+    # warning, so that the default pipeline (character n-grams within the
+    # phrases) gives Chinese, Japanese and Thai projects a working intent model.
+    phrase_only_languages: ClassVar[tuple[str, ...]] = ("zh", "ja", "th")
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
