@@ -31,7 +31,7 @@ def train_in_memory() -> intently.Interpreter:
                 {"name": "WhitespaceTokenizer"},
                 {"name": "CountVectorsFeaturizer"},
                 {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-                {"name": "LogisticRegressionClassifier"},
+                {"name": "LogisticRegressionClassifier", "max_iter": 200},
             ],
         }
     )

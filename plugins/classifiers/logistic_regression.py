@@ -257,7 +257,8 @@ class LogisticRegressionClassifier(Component):
                 ) from error
         if any(issubclass(w.category, ConvergenceWarning) for w in caught):
             logger.warning(
-                "%s: the solver did not converge in max_iter=%d iterations; raise max_iter",
+                "%s: the solver stopped at max_iter=%d before it converged; the model is "
+                "usable, and a higher max_iter (e.g. 500) gives a fully converged fit",
                 self.unique_name,
                 self.config["max_iter"],
             )
