@@ -367,8 +367,8 @@ class LogisticRegressionClassifier(Component):
         **context: Any,
     ) -> LogisticRegressionClassifier:
         """Restore the model from ``.npz`` + JSON (no pickle, no scikit-learn)."""
-        instance = cls(meta.get("config") or {}, unique_name=meta.get("unique_name"))
-        instance.finetune_mode = finetune
+        instance = super().load(meta, model_dir, finetune=finetune, **context)
+        assert isinstance(instance, cls)
         state = meta.get("meta") or {}
         if not state.get("trained"):
             return instance

@@ -536,8 +536,8 @@ class CountVectorsFeaturizer(Component):
         **context: Any,
     ) -> CountVectorsFeaturizer:
         """Restore the vocabulary from JSON (no scikit-learn needed)."""
-        instance = cls(meta.get("config") or {}, unique_name=meta.get("unique_name"))
-        instance.finetune_mode = finetune
+        instance = super().load(meta, model_dir, finetune=finetune, **context)
+        assert isinstance(instance, cls)
         file_name = (meta.get("meta") or {}).get("vocabulary_file")
         if not file_name:
             return instance
