@@ -11,49 +11,18 @@ ever executed or unpickled.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import tarfile
-import tempfile
-from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from intently.errors import InvalidArchiveError, ModelNotFoundError, UnsafeArchiveError
+from intently.fileio import atomic_write_path
 
 METADATA_FILE = "metadata.json"
 ARCHIVE_SUFFIX = ".tar.gz"
-
-
-@contextlib.contextmanager
-def atomic_write_path(target: str | PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it to ``target`` on success.
-
-    On any exception (including KeyboardInterrupt) the temporary file is removed
-    and ``target`` is left as it was.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(target: str | PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``target`` atomically."""
-    with atomic_write_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
 
 
 def create_archive(model_dir: str | PathLike[str], archive_path: str | PathLike[str]) -> Path:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from intently import Message
-from intently.archive import atomic_write_path, create_archive, extract_archive, find_latest_model
+from intently.archive import create_archive, extract_archive, find_latest_model
+from intently.fileio import atomic_write_path
 from intently.errors import (
     ComponentNotFoundError,
     IncompatibleModelError,

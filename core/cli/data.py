@@ -9,7 +9,7 @@ from intently.cli.common import DEFAULT_DATA, note
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     data = subparsers.add_parser(
-        "data", parents=parents, help="check training data",
+        "data", parents=parents, help="check and split training data",
         description="Commands that work on training data.",
     )
     commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
@@ -33,6 +33,38 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         "--fail-on-warnings", action="store_true", help="exit with code 1 on warnings too",
     )
     validate.set_defaults(run=run_validate)
+
+    split = commands.add_parser(
+        "split",
+        parents=parents,
+        help="split NLU data into training and test files",
+        description="Split training data into train and test parts.",
+    )
+    split_commands = split.add_subparsers(dest="split_command", metavar="COMMAND", required=True)
+    split_nlu = split_commands.add_parser(
+        "nlu",
+        parents=parents,
+        help="stratified split of NLU examples into training_data.yml and test_data.yml",
+        description=(
+            "Split the NLU examples of every intent (retrieval intents by their full "
+            "key) into a training and a test part. Synonyms, regexes, lookup tables "
+            "and responses stay in the training part. Writes OUT/training_data.yml "
+            "and OUT/test_data.yml."
+        ),
+    )
+    split_nlu.add_argument(
+        "-u", "--nlu", "--data", nargs="+", default=[DEFAULT_DATA], dest="data",
+        help="training-data files or folders (default: %(default)s)",
+    )
+    split_nlu.add_argument(
+        "--training-fraction", type=float, default=0.8,
+        help="share of each intent's examples in the training part (default: %(default)s)",
+    )
+    split_nlu.add_argument("--random-seed", type=int, default=42, help="seed of the shuffle (default: %(default)s)")
+    split_nlu.add_argument(
+        "--out", default="train_test_split", help="output folder (default: %(default)s)",
+    )
+    split_nlu.set_defaults(run=run_split)
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -61,6 +93,25 @@ def run_validate(args: argparse.Namespace) -> int:
     )
     if report.errors or (args.fail_on_warnings and warnings):
         return 1
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from intently.training_data.loading import load_data
+    from intently.training_data.split import split_training_data
+    from intently.training_data.writer import write_yaml_file
+
+    training_data = load_data(args.data)
+    train, test = split_training_data(training_data, args.training_fraction, args.random_seed)
+    out = Path(args.out)
+    write_yaml_file(train, out / "training_data.yml")
+    write_yaml_file(test, out / "test_data.yml")
+    note(
+        f"{len(train.training_examples)} training and {len(test.training_examples)} test examples "
+        f"written to {out / 'training_data.yml'} and {out / 'test_data.yml'}"
+    )
     return 0
 
 

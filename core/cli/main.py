@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from intently import __version__
-from intently.cli import components, data, parse, train
+from intently.cli import components, data, parse, test, train
 from intently.cli.common import configure_logging, logging_parent
 from intently.errors import IntentlyError
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     train.add_parser(commands, [parent])
     parse.add_parsers(commands, [parent])
+    test.add_parser(commands, [parent])
     data.add_parser(commands, [parent])
     components.add_parser(commands, [parent])
     return parser

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import yaml
-
 from intently.errors import TrainingDataError
+from intently.fileio import atomic_write_text
 from intently.message import Entity, Message
 from intently.training_data.entities import escape_text
 from intently.training_data.model import Story, StoryStep, TrainingData
@@ -110,19 +107,7 @@ def dump_yaml(training_data: TrainingData) -> str:
 
 def write_yaml_file(training_data: TrainingData, path: str | PathLike[str]) -> None:
     """Write the training data to ``path`` atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    text = dump_yaml(training_data)
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, dump_yaml(training_data))
 
 
 def annotate(message: Message) -> str:
