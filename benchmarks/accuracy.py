@@ -1,0 +1,170 @@
+"""Accuracy benchmark: intently configs beside reference baselines, on the same files.
+
+    python benchmarks/accuracy.py                           # every shared data set found
+    python benchmarks/accuracy.py --dataset snips-100 banking77-30
+    python benchmarks/accuracy.py --train my/train.yml --test my/test.yml --config config.yml
+
+For each data set, trains every config (default: intently's default
+pipeline) and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic
+regression for intents, and a plain CRF for entities when the data has
+entities — on the training file, scores them on the test file, and writes
+``accuracy.json`` and ``accuracy.md`` (intent accuracy, macro-F1, exact-span
+entity micro-F1, training seconds) into ``--out``. Never scored on training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baselines import ReferenceCRF, TfidfLogisticRegression  # noqa: E402
+from common import DEFAULT_OUT, available_datasets, environment, markdown_table, percent, write_outputs  # noqa: E402
+
+import intently  # noqa: E402
+from intently.component import INTENT  # noqa: E402
+from intently.evaluation import evaluate, label_report, span_report  # noqa: E402
+from intently.training_data import TrainingData  # noqa: E402
+
+
+def run_intently(name: str, config: Any, train: TrainingData, test: TrainingData) -> dict[str, Any]:
+    started = time.perf_counter()
+    interpreter = intently.Trainer(config).train(train)
+    seconds = time.perf_counter() - started
+    result = evaluate(interpreter, test)
+    row: dict[str, Any] = {"system": name, "train_seconds": seconds}
+    classifies_intents = any(INTENT in component.provides for component in interpreter.pipeline)
+    if result.intent_report and classifies_intents:
+        row["intent_accuracy"] = result.intent_report["accuracy"]
+        row["intent_macro_f1"] = result.intent_report["macro avg"]["f1-score"]
+    entity_scores = {
+        extractor: evaluation.report["micro avg"] for extractor, evaluation in result.entity_evaluations.items()
+    }
+    if entity_scores:
+        best = max(entity_scores, key=lambda e: entity_scores[e]["f1-score"])
+        row["entity_extractor"] = best
+        row["entity_precision"] = entity_scores[best]["precision"]
+        row["entity_recall"] = entity_scores[best]["recall"]
+        row["entity_micro_f1"] = entity_scores[best]["f1-score"]
+        row["entity_by_extractor"] = entity_scores
+    return row
+
+
+def run_intent_baseline(train: TrainingData, test: TrainingData) -> dict[str, Any]:
+    train_examples = [m for m in train.training_examples if m.intent]
+    test_examples = [m for m in test.training_examples if m.intent]
+    started = time.perf_counter()
+    model = TfidfLogisticRegression().fit([m.text for m in train_examples], [m.intent for m in train_examples])
+    seconds = time.perf_counter() - started
+    report = label_report([m.intent for m in test_examples], model.predict([m.text for m in test_examples]))
+    return {
+        "system": model.name,
+        "train_seconds": seconds,
+        "intent_accuracy": report["accuracy"],
+        "intent_macro_f1": report["macro avg"]["f1-score"],
+    }
+
+
+def run_entity_baseline(train: TrainingData, test: TrainingData) -> dict[str, Any]:
+    started = time.perf_counter()
+    model = ReferenceCRF().fit(train.training_examples)
+    seconds = time.perf_counter() - started
+    predicted = model.predict([m.text for m in test.training_examples])
+    gold = [(i, e.start, e.end, e.entity) for i, m in enumerate(test.training_examples) for e in m.entities]
+    found = [(i, *span) for i, spans in enumerate(predicted) for span in spans]
+    micro = span_report(gold, found)["micro avg"]
+    return {
+        "system": model.name,
+        "train_seconds": seconds,
+        "entity_precision": micro["precision"],
+        "entity_recall": micro["recall"],
+        "entity_micro_f1": micro["f1-score"],
+    }
+
+
+def benchmark_dataset(name: str, train_path: Path, test_path: Path, configs: list[tuple[str, Any]], baselines: bool):
+    train, test = intently.load_data(train_path), intently.load_data(test_path)
+    logging.info("%s: %d training, %d test examples", name, len(train.training_examples), len(test.training_examples))
+    rows = []
+    for config_name, config in configs:
+        logging.info("%s: training %s", name, config_name)
+        rows.append(run_intently(config_name, config, train, test))
+    if baselines:
+        rows.append(run_intent_baseline(train, test))
+        if test.entities and train.entities:
+            rows.append(run_entity_baseline(train, test))
+    for row in rows:
+        row["dataset"] = name
+    return {
+        "dataset": name,
+        "train_file": str(train_path),
+        "test_file": str(test_path),
+        "train_examples": len(train.training_examples),
+        "test_examples": len(test.training_examples),
+        "rows": rows,
+    }
+
+
+def to_markdown(results: list[dict[str, Any]]) -> str:
+    header = ["data (train → test)", "system", "intent acc %", "intent macro-F1 %", "entity P / R / F1 %", "train s"]
+    rows = []
+    for result in results:
+        for row in result["rows"]:
+            entity = "–"
+            if "entity_micro_f1" in row:
+                entity = f"{percent(row['entity_precision'])} / {percent(row['entity_recall'])} / {percent(row['entity_micro_f1'])}"
+            rows.append(
+                [
+                    f"{result['dataset']} ({result['train_examples']} → {result['test_examples']})",
+                    row["system"],
+                    percent(row.get("intent_accuracy")),
+                    percent(row.get("intent_macro_f1")),
+                    entity,
+                    f"{row['train_seconds']:.1f}",
+                ]
+            )
+    return markdown_table(header, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", nargs="+", help="shared data sets by name (default: all found)")
+    parser.add_argument("--train", type=Path, help="a training file (with --test), instead of --dataset")
+    parser.add_argument("--test", type=Path, help="a test file (with --train)")
+    parser.add_argument("--config", nargs="+", default=[], help="config files to benchmark (default: the default pipeline)")
+    parser.add_argument("--no-baselines", action="store_true", help="leave out the reference systems")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("intently").setLevel(logging.WARNING)
+
+    if args.train or args.test:
+        if not (args.train and args.test):
+            parser.error("--train and --test go together")
+        datasets = {args.train.stem: (args.train, args.test)}
+    else:
+        found = available_datasets()
+        names = args.dataset or list(found)
+        missing = [n for n in names if n not in found]
+        if missing:
+            parser.error(f"data set(s) not found: {', '.join(missing)} (found: {', '.join(found) or 'none'})")
+        datasets = {n: found[n] for n in names}
+    configs: list[tuple[str, Any]] = [(f"intently: {Path(c).name}", c) for c in args.config]
+    if not configs:
+        configs = [("intently: default pipeline", None)]
+
+    results = [benchmark_dataset(n, tr, te, configs, not args.no_baselines) for n, (tr, te) in datasets.items()]
+    markdown = to_markdown(results)
+    json_path, md_path = write_outputs(args.out, "accuracy", {"environment": environment(), "results": results}, markdown)
+    print(markdown)
+    print(f"\nwritten: {json_path}, {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

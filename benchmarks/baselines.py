@@ -1,0 +1,117 @@
+"""Reference systems the benchmarks put beside intently, built from scikit-learn.
+
+- :class:`TfidfLogisticRegression`: TF-IDF of word 1-2-grams and char_wb
+  1-4-grams with logistic regression, the intent reference of the data README.
+- :class:`ReferenceCRF`: sklearn-crfsuite with simple lexical window features
+  (±1 token: lower, title, upper, digit, suffix3, prefix2; L-BFGS, c1 = c2 =
+  0.1, 50 iterations), the entity reference of the data README. It tokenizes
+  with intently's WhitespaceTokenizer so spans are comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from intently.message import Message
+
+
+class TfidfLogisticRegression:
+    """Intent classification: TF-IDF (word 1-2 + char_wb 1-4) and logistic regression."""
+
+    name = "TF-IDF + LogReg (reference)"
+
+    def __init__(self, random_state: int = 42) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
+        self.model = make_pipeline(
+            make_union(
+                TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+            ),
+            LogisticRegression(max_iter=1000, C=10.0, random_state=random_state),
+        )
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TfidfLogisticRegression:
+        self.model.fit(list(texts), list(labels))
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [str(label) for label in self.model.predict(list(texts))]
+
+
+def _token_features(words: list[str], i: int) -> dict[str, object]:
+    features: dict[str, object] = {"bias": 1.0}
+    for offset in (-1, 0, 1):
+        j = i + offset
+        if 0 <= j < len(words):
+            word = words[j]
+            prefix = f"{offset}:"
+            features.update(
+                {
+                    prefix + "lower": word.lower(),
+                    prefix + "title": word.istitle(),
+                    prefix + "upper": word.isupper(),
+                    prefix + "digit": word.isdigit(),
+                    prefix + "suffix3": word[-3:],
+                    prefix + "prefix2": word[:2],
+                }
+            )
+        elif offset == -1:
+            features["BOS"] = True
+        else:
+            features["EOS"] = True
+    return features
+
+
+class ReferenceCRF:
+    """Entity extraction with a plain CRF over BIO tags of whitespace tokens."""
+
+    name = "CRF (reference)"
+
+    def __init__(self) -> None:
+        from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
+
+        self.tokenizer = WhitespaceTokenizer()
+        self.crf = None
+
+    def _tokens(self, text: str):
+        return self.tokenizer.tokens_for(text)
+
+    def fit(self, examples: Sequence[Message]) -> ReferenceCRF:
+        import sklearn_crfsuite
+
+        sequences, tags = [], []
+        for message in examples:
+            tokens = self._tokens(message.text)
+            words = [t.text for t in tokens]
+            labels = ["O"] * len(tokens)
+            for entity in message.entities:
+                inside = [k for k, t in enumerate(tokens) if t.start >= entity.start and t.end <= entity.end]
+                for n, k in enumerate(inside):
+                    labels[k] = ("B-" if n == 0 else "I-") + entity.entity
+            sequences.append([_token_features(words, i) for i in range(len(words))])
+            tags.append(labels)
+        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=0.1, c2=0.1, max_iterations=50)
+        self.crf.fit(sequences, tags)
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        """Entity spans ``(start, end, entity)`` per text."""
+        assert self.crf is not None, "fit first"
+        all_tokens = [self._tokens(text) for text in texts]
+        sequences = [[_token_features([t.text for t in tokens], i) for i in range(len(tokens))] for tokens in all_tokens]
+        results = []
+        for tokens, tags in zip(all_tokens, self.crf.predict(sequences)):
+            spans: list[tuple[int, int, str]] = []
+            for token, tag in zip(tokens, tags):
+                if tag == "O":
+                    continue
+                kind, entity = tag.split("-", 1)
+                if kind == "I" and spans and spans[-1][2] == entity:
+                    spans[-1] = (spans[-1][0], token.end, entity)
+                else:
+                    spans.append((token.start, token.end, entity))
+            results.append(spans)
+        return results

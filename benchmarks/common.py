@@ -1,0 +1,65 @@
+"""Shared pieces of the benchmarks: data sets, tables, output files."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parent
+REPO = BENCHMARKS.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+DEFAULT_OUT = BENCHMARKS / "results"
+
+# name -> (train file, test file), relative to the shared data folder.
+DATASETS = {
+    "snips-100": ("snips/train-100.yml", "snips/test.yml"),
+    "snips": ("snips/train.yml", "snips/test.yml"),
+    "banking77-30": ("banking77/train-30.yml", "banking77/test.yml"),
+    "banking77": ("banking77/train.yml", "banking77/test.yml"),
+}
+
+
+def available_datasets() -> dict[str, tuple[Path, Path]]:
+    """The data sets of :data:`DATASETS` whose files exist beside the repository."""
+    found = {}
+    for name, (train, test) in DATASETS.items():
+        train_path, test_path = SHARED_DATA / train, SHARED_DATA / test
+        if train_path.is_file() and test_path.is_file():
+            found[name] = (train_path, test_path)
+    return found
+
+
+def environment() -> dict[str, Any]:
+    import os
+
+    import intently
+
+    return {
+        "intently": intently.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_outputs(out_dir: Path, stem: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write ``stem.json`` and ``stem.md`` atomically; returns their paths."""
+    from intently.fileio import atomic_write_text
+
+    json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    atomic_write_text(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(md_path, markdown + "\n")
+    return json_path, md_path
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"

@@ -1,0 +1,211 @@
+"""Speed benchmark: parse latency, throughput, load time, size and memory, beside a baseline.
+
+    python benchmarks/speed.py                                  # trains the default pipeline on snips/train.yml
+    python benchmarks/speed.py --model models/my.tar.gz --data my/test.yml --train my/train.yml
+
+Each system is measured in a fresh Python process, so load time and peak
+memory are its own: intently loads its archive and parses with the
+Interpreter; the baseline (TF-IDF + logistic regression from scikit-learn,
+trained on ``--train`` and saved with joblib) loads and predicts intents. Both
+parse the texts of ``--data`` one at a time (after a warm-up; p50/p95/p99 over
+at least ``--messages`` parses) and then all at once in batches (messages per
+second). Writes ``speed.json`` and ``speed.md`` into ``--out``.
+
+Timings on shared 2-core machines vary from run to run: compare the two
+systems within one run, not figures from different runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DEFAULT_OUT, SHARED_DATA, environment, markdown_table, write_outputs  # noqa: E402
+
+WARM_UP = 50
+BATCH_SIZE = 512
+
+
+def _percentile(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values), q))
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _measure(parse_one, parse_many, texts: list[str], messages: int) -> dict[str, Any]:
+    for text in texts[:WARM_UP]:
+        parse_one(text)
+    latencies = []
+    count = 0
+    while count < messages:
+        for text in texts:
+            started = time.perf_counter()
+            parse_one(text)
+            latencies.append((time.perf_counter() - started) * 1000)
+            count += 1
+            if count >= messages:
+                break
+    batch_texts = texts * max(1, -(-5000 // len(texts)))  # at least 5,000 messages
+    started = time.perf_counter()
+    parse_many(batch_texts)
+    seconds = time.perf_counter() - started
+    return {
+        "single_messages": len(latencies),
+        "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
+        "p99_ms": _percentile(latencies, 99),
+        "mean_ms": sum(latencies) / len(latencies),
+        "batch_messages": len(batch_texts),
+        "batch_messages_per_second": len(batch_texts) / seconds,
+    }
+
+
+def worker_intently(model: str, texts_file: str, messages: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    import intently
+
+    interpreter = intently.load_model(model)
+    load_seconds = time.perf_counter() - started
+    texts = json.loads(Path(texts_file).read_text())
+    result = _measure(interpreter.parse, lambda many: interpreter.parse_batch(many, batch_size=BATCH_SIZE), texts, messages)
+    return {"load_seconds": load_seconds, **result, "peak_rss_mb": _peak_rss_mb()}
+
+
+def worker_baseline(model: str, texts_file: str, messages: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    import joblib  # the baseline is scikit-learn's own way: a pickle (benchmark-only)
+
+    pipeline = joblib.load(model)
+    load_seconds = time.perf_counter() - started
+    texts = json.loads(Path(texts_file).read_text())
+
+    def parse_many(many: list[str]) -> None:
+        for start in range(0, len(many), BATCH_SIZE):
+            pipeline.predict_proba(many[start : start + BATCH_SIZE])
+
+    result = _measure(lambda text: pipeline.predict_proba([text]), parse_many, texts, messages)
+    return {"load_seconds": load_seconds, **result, "peak_rss_mb": _peak_rss_mb()}
+
+
+WORKERS = {"intently": worker_intently, "baseline": worker_baseline}
+
+
+def run_worker(kind: str, model: Path, texts_file: Path, messages: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", kind, str(model), str(texts_file), str(messages)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"{kind} worker failed:\n{completed.stderr}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def train_baseline(train_file: Path, target: Path) -> float:
+    import joblib
+
+    import intently
+    from baselines import TfidfLogisticRegression
+
+    data = intently.load_data(train_file)
+    examples = [m for m in data.training_examples if m.intent]
+    started = time.perf_counter()
+    model = TfidfLogisticRegression().fit([m.text for m in examples], [m.intent for m in examples])
+    seconds = time.perf_counter() - started
+    joblib.dump(model.model, target)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        kind, model, texts_file, messages = sys.argv[2:6]
+        print(json.dumps(WORKERS[kind](model, texts_file, int(messages))))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="an intently archive (default: train one with --config on --train)")
+    parser.add_argument("--config", default=None, help="config to train when no --model is given (default pipeline)")
+    parser.add_argument("--train", type=Path, default=SHARED_DATA / "snips" / "train.yml", help="training data (default: snips/train.yml)")
+    parser.add_argument("--data", type=Path, default=SHARED_DATA / "snips" / "test.yml", help="texts to parse (default: snips/test.yml)")
+    parser.add_argument("--messages", type=int, default=2000, help="single-message parses to time (default: %(default)s, at least 1000)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
+    args = parser.parse_args(argv)
+    if args.messages < 1000:
+        parser.error("--messages must be at least 1000")
+
+    import intently
+
+    texts = [m.text for m in intently.load_data(args.data).training_examples]
+    if not texts:
+        parser.error(f"no examples in {args.data}")
+    with tempfile.TemporaryDirectory(prefix="intently-speed-") as tmp:
+        tmp_path = Path(tmp)
+        texts_file = tmp_path / "texts.json"
+        texts_file.write_text(json.dumps(texts))
+        model = args.model
+        train_seconds = None
+        if model is None:
+            started = time.perf_counter()
+            model = intently.train(args.config, args.train, tmp_path, fixed_model_name="speed")
+            train_seconds = time.perf_counter() - started
+        baseline_model = tmp_path / "baseline.joblib"
+        baseline_train_seconds = train_baseline(args.train, baseline_model)
+        rows = {
+            "intently": {
+                **run_worker("intently", model, texts_file, args.messages),
+                "archive_mb": os.path.getsize(model) / 1e6,
+                "train_seconds": train_seconds,
+            },
+            "baseline": {
+                **run_worker("baseline", baseline_model, texts_file, args.messages),
+                "archive_mb": os.path.getsize(baseline_model) / 1e6,
+                "train_seconds": baseline_train_seconds,
+            },
+        }
+    names = {"intently": f"intently ({'default pipeline' if args.model is None and args.config is None else Path(args.model or args.config).name})",
+             "baseline": "TF-IDF + LogReg (sklearn, joblib)"}
+    header = ["system", "p50 ms", "p95 ms", "p99 ms", "batch msg/s", "load s", "archive MB", "peak RSS MB", "train s"]
+    table = markdown_table(
+        header,
+        [
+            [
+                names[key],
+                f"{row['p50_ms']:.3f}",
+                f"{row['p95_ms']:.3f}",
+                f"{row['p99_ms']:.3f}",
+                f"{row['batch_messages_per_second']:,.0f}",
+                f"{row['load_seconds']:.3f}",
+                f"{row['archive_mb']:.2f}",
+                f"{row['peak_rss_mb']:.0f}",
+                "–" if row["train_seconds"] is None else f"{row['train_seconds']:.1f}",
+            ]
+            for key, row in rows.items()
+        ],
+    )
+    data = {
+        "environment": environment(),
+        "train_file": str(args.train),
+        "data_file": str(args.data),
+        "texts": len(texts),
+        "model": str(args.model) if args.model else "trained by the benchmark",
+        "systems": {names[k]: v for k, v in rows.items()},
+    }
+    json_path, md_path = write_outputs(args.out, "speed", data, table)
+    print(table)
+    print(f"\nwritten: {json_path}, {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
