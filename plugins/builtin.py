@@ -9,14 +9,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from intently import Component, hookimpl
+from intently.plugins.classifiers.fallback_classifier import FallbackClassifier
+from intently.plugins.classifiers.keyword_intent_classifier import KeywordIntentClassifier
 from intently.plugins.classifiers.logistic_regression import LogisticRegressionClassifier
+from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
+from intently.plugins.extractors.entity_synonyms import EntitySynonymMapper
+from intently.plugins.extractors.regex_entity_extractor import RegexEntityExtractor
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
+from intently.plugins.featurizers.lexical_syntactic import LexicalSyntacticFeaturizer
+from intently.plugins.featurizers.regex_featurizer import RegexFeaturizer
+from intently.plugins.tokenizers.jieba_tokenizer import JiebaTokenizer
 from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
 
 BUILTIN_COMPONENTS: tuple[type[Component], ...] = (
     WhitespaceTokenizer,
+    JiebaTokenizer,
     CountVectorsFeaturizer,
+    LexicalSyntacticFeaturizer,
+    RegexFeaturizer,
+    RegexEntityExtractor,
+    CRFEntityExtractor,
     LogisticRegressionClassifier,
+    KeywordIntentClassifier,
+    FallbackClassifier,
+    EntitySynonymMapper,
 )
 
 
