@@ -2,7 +2,7 @@
 
     python benchmarks/accuracy.py                           # every shared data set found
     python benchmarks/accuracy.py --dataset snips-100 banking77-30
-    python benchmarks/accuracy.py --train my/train.yml --test my/test.yml --config config.yml
+    python benchmarks/accuracy.py --train my/train.yml --test my/test.yml --config default config.yml
 
 For each data set, trains every config (default: intently's default
 pipeline) and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic
@@ -136,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", nargs="+", help="shared data sets by name (default: all found)")
     parser.add_argument("--train", type=Path, help="a training file (with --test), instead of --dataset")
     parser.add_argument("--test", type=Path, help="a test file (with --train)")
-    parser.add_argument("--config", nargs="+", default=[], help="config files to benchmark (default: the default pipeline)")
+    parser.add_argument(
+        "--config", nargs="+", default=["default"],
+        help="config files to benchmark; 'default' is intently's default pipeline (default: %(default)s)",
+    )
     parser.add_argument("--no-baselines", action="store_true", help="leave out the reference systems")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
     args = parser.parse_args(argv)
@@ -154,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             parser.error(f"data set(s) not found: {', '.join(missing)} (found: {', '.join(found) or 'none'})")
         datasets = {n: found[n] for n in names}
-    configs: list[tuple[str, Any]] = [(f"intently: {Path(c).name}", c) for c in args.config]
-    if not configs:
-        configs = [("intently: default pipeline", None)]
+    configs: list[tuple[str, Any]] = [
+        ("intently: default pipeline", None) if c == "default" else (f"intently: {Path(c).name}", c)
+        for c in args.config
+    ]
 
     results = [benchmark_dataset(n, tr, te, configs, not args.no_baselines) for n, (tr, te) in datasets.items()]
     markdown = to_markdown(results)

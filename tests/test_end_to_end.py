@@ -27,6 +27,14 @@ def test_train_and_load_model_on_the_example_project(tmp_path):
     }
     results = interpreter.parse_batch(list(unseen))
     assert [r["intent"]["name"] for r in results] == list(unseen.values())
+    booking = interpreter.parse("book a table for two tonight")
+    assert [(e["entity"], e["value"], e["extractor"]) for e in booking["entities"]] == [
+        ("people", "two", "CRFEntityExtractor"), ("time", "tonight", "CRFEntityExtractor"),
+    ]
+    search = interpreter.parse("any good sushi places in Berlin?")
+    assert [(e["entity"], e["value"], e.get("processors")) for e in search["entities"]] == [
+        ("cuisine", "japanese", ["EntitySynonymMapper"]), ("city", "Berlin", None),
+    ]
     result = interpreter.parse("hello")
     assert list(result) == ["text", "intent", "entities", "intent_ranking"]
     assert set(result["intent"]) == {"name", "confidence"}
@@ -90,11 +98,12 @@ def test_model_metadata_records_the_training(tmp_path):
         names = tar.getnames()
         meta = json.load(tar.extractfile("metadata.json"))
     assert "metadata.json" in names
-    assert {"0_WhitespaceTokenizer", "1_CountVectorsFeaturizer", "2_CountVectorsFeaturizer",
-            "3_LogisticRegressionClassifier"} <= set(names)
+    assert {"0_WhitespaceTokenizer", "1_RegexFeaturizer", "2_LexicalSyntacticFeaturizer",
+            "3_CountVectorsFeaturizer", "4_CountVectorsFeaturizer", "5_LogisticRegressionClassifier",
+            "6_CRFEntityExtractor", "7_EntitySynonymMapper"} <= set(names)
     data = intently.load_data(EXAMPLE_PROJECT / "data")
     assert meta["fingerprint"]["data"] == data.fingerprint()
-    assert meta["config"]["pipeline"][2] == {"name": "CountVectorsFeaturizer", "analyzer": "char_wb",
+    assert meta["config"]["pipeline"][4] == {"name": "CountVectorsFeaturizer", "analyzer": "char_wb",
                                              "min_ngram": 1, "max_ngram": 4}
     assert meta["model_name"] == "m" and meta["language"] == "en"
     for component in meta["components"]:

@@ -7,12 +7,12 @@ they found (whichever extractor found them). Rasa 3.x's rules:
   text (``[NYC]{"entity": "city", "value": "New York"}`` makes ``NYC`` a
   synonym of ``New York``), from the training data's synonym table and from
   every annotated example;
-* every value is also a synonym of itself in any case (``new york`` and
-  ``NEW YORK`` become ``New York``);
+* a synonym's value is also a synonym of itself in any case (``new york``
+  and ``NEW YORK`` become ``New York`` when ``New York`` is a synonym's
+  value); annotated values equal to their text add nothing, as in Rasa;
 * lookups ignore case: an entity whose value, lower-cased, is a known
   synonym gets that synonym's value, and the mapper's name is appended to
-  the entity's ``processors`` (also when the value only changed its case, or
-  not at all);
+  the entity's ``processors`` when the value changed (also only in case);
 * when one text is mapped to two values, the later one wins and a warning
   names both.
 
@@ -125,11 +125,11 @@ class EntitySynonymMapper(Component):
                     replaced = 1
             self.synonyms[key] = value
             learnt.add(key)
-        # A value is its own synonym in any case: AUSTRIA -> Austria.
-        own = value.lower()
-        if own not in self.synonyms:
-            self.synonyms[own] = value
-            learnt.add(own)
+            # A synonym's value is its own synonym in any case: AUSTRIA -> Austria.
+            own = value.lower()
+            if own not in self.synonyms:
+                self.synonyms[own] = value
+                learnt.add(own)
         return replaced
 
     # --- parsing -------------------------------------------------------------------------
@@ -145,7 +145,7 @@ class EntitySynonymMapper(Component):
                 if entity.value is None:
                     continue
                 value = synonyms.get(str(entity.value).lower())
-                if value is not None:
+                if value is not None and value != entity.value:
                     entity.value = value
                     entity.processors.append(name)
 
