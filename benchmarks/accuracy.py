@@ -45,7 +45,7 @@ def run_intently(name: str, config: Any, train: TrainingData, test: TrainingData
     entity_scores = {
         extractor: evaluation.report["micro avg"] for extractor, evaluation in result.entity_evaluations.items()
     }
-    if entity_scores:
+    if entity_scores and test.entities:
         best = max(entity_scores, key=lambda e: entity_scores[e]["f1-score"])
         row["entity_extractor"] = best
         row["entity_precision"] = entity_scores[best]["precision"]

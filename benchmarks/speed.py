@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py                                  # trains the default pipeline on snips/train.yml
     python benchmarks/speed.py --model models/my.tar.gz --data my/test.yml --train my/train.yml
+    python benchmarks/speed.py --config benchmarks/configs/classic.yml --stem speed-classic
 
 Each system is measured in a fresh Python process, so load time and peak
 memory are its own: intently loads its archive and parses with the
@@ -43,7 +44,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _peak_rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux.
+    """This process's peak resident memory.
+
+    Linux's ``VmHWM`` belongs to this process alone; ``ru_maxrss`` can carry the
+    parent's high-water mark over fork and exec, so it is only the fallback.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -140,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "snips" / "test.yml", help="texts to parse (default: snips/test.yml)")
     parser.add_argument("--messages", type=int, default=2000, help="single-message parses to time (default: %(default)s, at least 1000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
+    parser.add_argument("--stem", default="speed", help="output file names without suffix (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.messages < 1000:
         parser.error("--messages must be at least 1000")
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": str(args.model) if args.model else "trained by the benchmark",
         "systems": {names[k]: v for k, v in rows.items()},
     }
-    json_path, md_path = write_outputs(args.out, "speed", data, table)
+    json_path, md_path = write_outputs(args.out, args.stem, data, table)
     print(table)
     print(f"\nwritten: {json_path}, {md_path}")
     return 0
