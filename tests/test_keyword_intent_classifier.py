@@ -152,7 +152,7 @@ def test_damaged_keywords_file_is_a_clear_error(tmp_path) -> None:
     meta = classifier.persist(classifier.unique_name, folder)
     (folder / meta["keywords_file"]).write_text('{"format": 1, "keywords": [["a"]]}')
     entry = {"name": "KeywordIntentClassifier", "config": classifier.config, "meta": meta}
-    with pytest.raises(ComponentError, match="cannot read its keywords"):
+    with pytest.raises(ComponentError, match="cannot read .*keywords"):
         KeywordIntentClassifier.load(entry, folder)
     with pytest.raises(ComponentError, match="not a plain name"):
         KeywordIntentClassifier.load({**entry, "meta": {"keywords_file": "../x.json"}}, folder)

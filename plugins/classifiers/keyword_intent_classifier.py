@@ -37,7 +37,6 @@ file: the keywords and their intents, in training order.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -45,8 +44,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from intently.component import INTENT, Component
-from intently.errors import ComponentError
 from intently.message import Message
+from intently.persistence import load_json_state, reading_state, save_json_state
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -223,12 +222,12 @@ class KeywordIntentClassifier(Component):
 
     def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
         """Write the keywords and their intents, in training order, as JSON."""
-        keywords_file = f"{file_name}{KEYWORDS_SUFFIX}"
-        state = {
-            "format": FORMAT_VERSION,
-            "keywords": [[keyword, intent] for keyword, intent in self.intent_keyword_map.items()],
-        }
-        (Path(model_dir) / keywords_file).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+        keywords_file = save_json_state(
+            model_dir,
+            f"{file_name}{KEYWORDS_SUFFIX}",
+            {"keywords": [[keyword, intent] for keyword, intent in self.intent_keyword_map.items()]},
+            FORMAT_VERSION,
+        )
         return {"keywords_file": keywords_file, "keywords": len(self.intent_keyword_map)}
 
     @classmethod
@@ -247,20 +246,10 @@ class KeywordIntentClassifier(Component):
         keywords_file = state.get("keywords_file")
         if keywords_file is None:
             return instance
-        try:
-            if not isinstance(keywords_file, str) or Path(keywords_file).name != keywords_file:
-                raise ValueError(f"file name {keywords_file!r} is not a plain name")
-            data = json.loads((Path(model_dir) / keywords_file).read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {data.get('format')!r}")
-            pairs = data["keywords"]
+        with reading_state(instance, keywords_file):
+            pairs = load_json_state(model_dir, keywords_file, FORMAT_VERSION)["keywords"]
             if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs):
                 raise ValueError("keywords must be [keyword, intent] pairs of strings")
-        except (OSError, KeyError, ValueError, TypeError, AttributeError) as error:
-            raise ComponentError(
-                f"{instance.unique_name}: cannot read its keywords: {error}",
-                hint="train the model again",
-            ) from error
         instance.intent_keyword_map = {keyword: intent for keyword, intent in pairs}
         instance._compile()
         return instance

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import scipy.sparse
 import scipy.special
-
 from intently.component import FEATURES, INTENT, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SENTENCE, collect_features, feature_origins

@@ -28,15 +28,14 @@ line says so. State is one JSON file.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from intently.component import ENTITIES, Component
-from intently.errors import ComponentError
 from intently.message import Message
+from intently.persistence import load_json_state, reading_state, save_json_state
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -153,10 +152,8 @@ class EntitySynonymMapper(Component):
 
     def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
         """Write the synonym table as JSON."""
-        synonyms_file = f"{file_name}{SYNONYMS_SUFFIX}"
-        state = {"format": FORMAT_VERSION, "synonyms": self.synonyms}
-        (Path(model_dir) / synonyms_file).write_text(
-            json.dumps(state, ensure_ascii=False, indent=0), encoding="utf-8"
+        synonyms_file = save_json_state(
+            model_dir, f"{file_name}{SYNONYMS_SUFFIX}", {"synonyms": self.synonyms}, FORMAT_VERSION
         )
         return {"synonyms_file": synonyms_file, "synonyms": len(self.synonyms)}
 
@@ -176,21 +173,11 @@ class EntitySynonymMapper(Component):
         synonyms_file = state.get("synonyms_file")
         if synonyms_file is None:
             return instance
-        try:
-            if not isinstance(synonyms_file, str) or Path(synonyms_file).name != synonyms_file:
-                raise ValueError(f"file name {synonyms_file!r} is not a plain name")
-            data = json.loads((Path(model_dir) / synonyms_file).read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {data.get('format')!r}")
-            synonyms = data["synonyms"]
+        with reading_state(instance, synonyms_file):
+            synonyms = load_json_state(model_dir, synonyms_file, FORMAT_VERSION)["synonyms"]
             if not isinstance(synonyms, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in synonyms.items()
             ):
                 raise ValueError("the synonyms must map strings to strings")
-        except (OSError, KeyError, ValueError, TypeError, AttributeError) as error:
-            raise ComponentError(
-                f"{instance.unique_name}: cannot read its synonyms: {error}",
-                hint="train the model again",
-            ) from error
         instance.synonyms = synonyms
         return instance

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from intently.component import ENTITIES, Component
 from intently.errors import ComponentError
 from intently.message import Entity, Message
+from intently.persistence import load_json_state, reading_state
 from intently.plugins.featurizers.patterns import (
     NamedPattern,
     PatternMatcher,
@@ -164,18 +165,8 @@ class RegexEntityExtractor(Component):
         file_name = (meta.get("meta") or {}).get("patterns_file")
         if not file_name:
             return instance
-        path = Path(model_dir) / file_name
-        if Path(file_name).name != file_name or not path.is_file():
-            raise ComponentError(f"{instance.unique_name}: patterns file {file_name!r} is missing")
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-            if state.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {state.get('format')!r}")
+        with reading_state(instance, file_name):
+            state = load_json_state(model_dir, file_name, FORMAT_VERSION)
             instance.patterns = [NamedPattern.from_dict(item) for item in state["patterns"]]
-        except (ValueError, KeyError, TypeError) as error:
-            raise ComponentError(
-                f"{instance.unique_name}: cannot read {file_name}: {error}",
-                hint="train the model again",
-            ) from error
         instance._matcher = instance._compile()
         return instance

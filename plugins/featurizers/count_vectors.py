@@ -64,11 +64,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import scipy.sparse
-
 from intently.component import SPARSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message
+from intently.persistence import load_json_state, reading_state
 from intently.plugins.featurizers.sparse_featurizer import (
     Vocabulary,
     check_additional_vocabulary_size,
@@ -541,21 +541,11 @@ class CountVectorsFeaturizer(Component):
         file_name = (meta.get("meta") or {}).get("vocabulary_file")
         if not file_name:
             return instance
-        path = Path(model_dir) / file_name
-        if Path(file_name).name != file_name or not path.is_file():
-            raise ComponentError(f"{instance.unique_name}: vocabulary file {file_name!r} is missing")
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-            if state.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {state.get('format')!r}")
+        with reading_state(instance, file_name):
+            state = load_json_state(model_dir, file_name, FORMAT_VERSION)
             instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
             stop_words = state.get("stop_words")
             instance.stop_words = frozenset(stop_words) if stop_words is not None else None
-        except (ValueError, KeyError, TypeError) as error:
-            raise ComponentError(
-                f"{instance.unique_name}: cannot read {file_name}: {error}",
-                hint="train the model again",
-            ) from error
         return instance
 
     # --- training helpers ---------------------------------------------------------------------

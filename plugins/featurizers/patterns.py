@@ -44,7 +44,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-
 from intently.errors import ComponentError
 from intently.training_data.model import TrainingData
 

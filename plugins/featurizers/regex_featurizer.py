@@ -44,11 +44,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import scipy.sparse
-
 from intently.component import SPARSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message, Token
+from intently.persistence import load_json_state, reading_state
 from intently.plugins.featurizers.patterns import (
     NamedPattern,
     PatternMatcher,
@@ -314,22 +314,12 @@ class RegexFeaturizer(Component):
         file_name = (meta.get("meta") or {}).get("patterns_file")
         if not file_name:
             return instance
-        path = Path(model_dir) / file_name
-        if Path(file_name).name != file_name or not path.is_file():
-            raise ComponentError(f"{instance.unique_name}: patterns file {file_name!r} is missing")
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-            if state.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {state.get('format')!r}")
+        with reading_state(instance, file_name):
+            state = load_json_state(model_dir, file_name, FORMAT_VERSION)
             vocabulary = Vocabulary.from_dict(state["vocabulary"])
             patterns = [NamedPattern.from_dict(item) for item in state["patterns"]]
             if [p.name for p in patterns] != vocabulary.items:
                 raise ValueError("the pattern names do not match the columns")
-        except (ValueError, KeyError, TypeError) as error:
-            raise ComponentError(
-                f"{instance.unique_name}: cannot read {file_name}: {error}",
-                hint="train the model again",
-            ) from error
         instance.vocabulary = vocabulary
         instance.patterns = patterns
         instance._matcher = instance._compile()

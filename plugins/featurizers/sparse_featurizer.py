@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-
 from intently.errors import ComponentConfigError, ComponentError
 
 #: Lower bound of the default reserve (Rasa 2.2's rule: half the vocabulary,
