@@ -34,3 +34,16 @@ def test_the_config_example_builds():
 def test_the_test_command_is_the_ci_command():
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in README
+
+
+def test_every_error_code_is_unique_and_documented():
+    from intently.errors import ALL_ERRORS, IntentlyError
+
+    codes = [cls.code for cls in ALL_ERRORS]
+    assert len(codes) == len(set(codes))
+    import intently.errors as errors
+
+    defined = {obj for obj in vars(errors).values() if isinstance(obj, type) and issubclass(obj, IntentlyError)}
+    assert defined == set(ALL_ERRORS), "an error class is missing from ALL_ERRORS"
+    for cls in ALL_ERRORS:
+        assert f"| `{cls.code}` | `{cls.__name__}` |" in README, f"{cls.__name__} is not in the README"
