@@ -121,6 +121,7 @@ from intently.features import SEQUENCE, collect_features, feature_origins
 from intently.message import Entity, Message, Token
 from intently.plugins.extractors import bilou
 from intently.plugins.extractors.bilou import ENTITY, GROUP, NO_ENTITY_TAG, ROLE
+from intently.progress import ProgressBar
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -552,7 +553,21 @@ class CRFEntityExtractor(Component):
             raise MissingDependencyError(
                 "CRFEntityExtractor needs sklearn-crfsuite", hint="pip install sklearn-crfsuite"
             ) from error
-        trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)
+        bar = ProgressBar(int(self.config["max_iterations"]), f"{self.unique_name} (CRF)")
+
+        class _Trainer(pycrfsuite.Trainer):
+            # crfsuite reports progress only with verbose=True, and then its
+            # default callbacks print: keep the iteration callback, drop the rest.
+            def on_iteration(self, log: str, info: dict[str, Any]) -> None:
+                bar.update(loss=f"{info.get('loss', float('nan')):.1f}")
+
+            def _quiet(self, *args: Any) -> None:
+                return None
+
+            on_start = on_featgen_progress = on_featgen_end = on_prepared = _quiet
+            on_prepare_error = on_optimization_end = on_end = _quiet
+
+        trainer = _Trainer(algorithm="lbfgs", verbose=True)
         trainer.set_params(
             {
                 "c1": float(self.config["L1_c"]),
@@ -566,7 +581,8 @@ class CRFEntityExtractor(Component):
                 trainer.append(sequence, tags)
         with tempfile.TemporaryDirectory(prefix="intently-crf-") as folder:
             path = Path(folder) / f"model{MODEL_SUFFIX}"
-            trainer.train(str(path))
+            with bar:
+                trainer.train(str(path))
             return path.read_bytes()
 
     # --- parsing ------------------------------------------------------------------------------
