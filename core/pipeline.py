@@ -104,7 +104,14 @@ def _registered_providers(options: tuple[str, ...], registry: ComponentRegistry 
         registry = registry or get_registry()
     except IntentlyError:
         return []
-    return [c.name for c in registry if set(c.cls.provides).intersection(options)]
+    # Processors (components that require what they provide, such as a synonym
+    # mapper) cannot be the first provider: leave them out of the suggestion.
+    return [
+        c.name
+        for c in registry
+        if set(c.cls.provides).intersection(options)
+        and not {r for req in c.cls.requires for r in _as_tuple(req)}.intersection(options)
+    ]
 
 
 def component_config(item: dict[str, Any]) -> dict[str, Any]:

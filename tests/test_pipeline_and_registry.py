@@ -118,3 +118,12 @@ def test_registry_rejects_duplicates_and_bad_classes():
 
     with pytest.raises(PluginError, match="must be a tuple"):
         ComponentRegistry().register(BadProvides)
+
+
+def test_processors_are_not_suggested_as_first_providers():
+    from intently.registry import get_registry
+
+    with pytest.raises(PipelineError) as info:
+        build(["WhitespaceTokenizer", "EntitySynonymMapper"], get_registry())
+    assert "CRFEntityExtractor" in info.value.hint
+    assert "EntitySynonymMapper" not in info.value.hint
