@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from intently import Component, hookimpl
+from intently.plugins.classifiers.diet.component import DIETClassifier
 from intently.plugins.classifiers.fallback_classifier import FallbackClassifier
-from intently.plugins.classifiers.keyword_intent_classifier import (
-    KeywordIntentClassifier,
-)
-from intently.plugins.classifiers.logistic_regression import (
-    LogisticRegressionClassifier,
-)
+from intently.plugins.classifiers.keyword_intent_classifier import KeywordIntentClassifier
+from intently.plugins.classifiers.logistic_regression import LogisticRegressionClassifier
 from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
 from intently.plugins.extractors.entity_synonyms import EntitySynonymMapper
 from intently.plugins.extractors.regex_entity_extractor import RegexEntityExtractor
@@ -34,6 +31,7 @@ BUILTIN_COMPONENTS: tuple[type[Component], ...] = (
     RegexEntityExtractor,
     CRFEntityExtractor,
     LogisticRegressionClassifier,
+    DIETClassifier,
     KeywordIntentClassifier,
     FallbackClassifier,
     EntitySynonymMapper,
