@@ -244,7 +244,10 @@ def test_training_without_tensorflow_says_how_to_get_it(monkeypatch):
     from intently.training_data import TrainingData
     from intently.message import Message
 
+    import intently.plugins.classifiers.diet as diet_package
+
     monkeypatch.setitem(sys.modules, "intently.plugins.classifiers.diet.tf_model", None)
+    monkeypatch.delattr(diet_package, "tf_model", raising=False)
     from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
     from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
 
