@@ -11,8 +11,12 @@ from collections.abc import Callable
 from intently import Component, hookimpl
 from intently.plugins.classifiers.diet.component import DIETClassifier
 from intently.plugins.classifiers.fallback_classifier import FallbackClassifier
-from intently.plugins.classifiers.keyword_intent_classifier import KeywordIntentClassifier
-from intently.plugins.classifiers.logistic_regression import LogisticRegressionClassifier
+from intently.plugins.classifiers.keyword_intent_classifier import (
+    KeywordIntentClassifier,
+)
+from intently.plugins.classifiers.logistic_regression import (
+    LogisticRegressionClassifier,
+)
 from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
 from intently.plugins.extractors.entity_synonyms import EntitySynonymMapper
 from intently.plugins.extractors.regex_entity_extractor import RegexEntityExtractor

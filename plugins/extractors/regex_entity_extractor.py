@@ -28,7 +28,6 @@ is cheap and there is no learned state to keep.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from intently.component import ENTITIES, Component
 from intently.errors import ComponentError
 from intently.message import Entity, Message
-from intently.persistence import load_json_state, reading_state
+from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.patterns import (
     NamedPattern,
     PatternMatcher,
@@ -145,10 +144,11 @@ class RegexEntityExtractor(Component):
 
     def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
         """Write the patterns as JSON."""
-        path = Path(model_dir) / f"{file_name}{FILE_SUFFIX}"
-        state = {"format": FORMAT_VERSION, "patterns": [pattern.to_dict() for pattern in self.patterns]}
-        path.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-        return {"patterns_file": path.name, "entities": [pattern.name for pattern in self.patterns]}
+        state = {"patterns": [pattern.to_dict() for pattern in self.patterns]}
+        return {
+            "patterns_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
+            "entities": [pattern.name for pattern in self.patterns],
+        }
 
     @classmethod
     def load(

@@ -52,7 +52,6 @@ persisted as JSON.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import unicodedata
@@ -68,7 +67,7 @@ from intently.component import SPARSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message
-from intently.persistence import load_json_state, reading_state
+from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.sparse_featurizer import (
     Vocabulary,
     check_additional_vocabulary_size,
@@ -513,15 +512,12 @@ class CountVectorsFeaturizer(Component):
         """Write the vocabulary (and resolved stop words) as JSON."""
         if self.vocabulary is None:
             return {"vocabulary_file": None}
-        path = Path(model_dir) / f"{file_name}{FILE_SUFFIX}"
         state = {
-            "format": FORMAT_VERSION,
             "vocabulary": self.vocabulary.to_dict(),
             "stop_words": sorted(self.stop_words) if self.stop_words is not None else None,
         }
-        path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
         return {
-            "vocabulary_file": path.name,
+            "vocabulary_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
             "vocabulary_size": len(self.vocabulary),
             "dimension": self.vocabulary.dimension,
         }

@@ -55,7 +55,6 @@ needed and how many are free.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -67,7 +66,7 @@ from intently.component import SPARSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SEQUENCE, attach_features
 from intently.message import Message, Token
-from intently.persistence import load_json_state, reading_state
+from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.sparse_featurizer import (
     Vocabulary,
     csr_from_rows,
@@ -436,11 +435,9 @@ class LexicalSyntacticFeaturizer(Component):
         """Write the feature-value vocabulary as JSON."""
         if self.vocabulary is None:
             return {"vocabulary_file": None}
-        path = Path(model_dir) / f"{file_name}{FILE_SUFFIX}"
-        state = {"format": FORMAT_VERSION, "vocabulary": self.vocabulary.to_dict()}
-        path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+        state = {"vocabulary": self.vocabulary.to_dict()}
         return {
-            "vocabulary_file": path.name,
+            "vocabulary_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
             "vocabulary_size": len(self.vocabulary),
             "dimension": self.vocabulary.dimension,
         }

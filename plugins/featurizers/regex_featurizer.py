@@ -36,7 +36,6 @@ and the regular expressions of every name.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +47,7 @@ from intently.component import SPARSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message, Token
-from intently.persistence import load_json_state, reading_state
+from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.patterns import (
     NamedPattern,
     PatternMatcher,
@@ -286,15 +285,12 @@ class RegexFeaturizer(Component):
         """Write the patterns and the column layout as JSON."""
         if self.patterns is None or self.vocabulary is None:
             return {"patterns_file": None}
-        path = Path(model_dir) / f"{file_name}{FILE_SUFFIX}"
         state = {
-            "format": FORMAT_VERSION,
             "vocabulary": self.vocabulary.to_dict(),
             "patterns": [pattern.to_dict() for pattern in self.patterns],
         }
-        path.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
         return {
-            "patterns_file": path.name,
+            "patterns_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
             "number_of_patterns": len(self.patterns),
             "dimension": self.vocabulary.dimension,
         }
