@@ -125,11 +125,16 @@ def initial_weights(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarr
 
 
 class NumpyDIET:
-    """The forward pass of a trained DIET model over padded batches (float64)."""
+    """The forward pass of a trained DIET model over padded batches.
 
-    def __init__(self, spec: dict[str, Any], weights: dict[str, np.ndarray]) -> None:
+    It computes in float32 by default, as TensorFlow trains: half the memory
+    traffic of float64 and the same results to about 1e-5.
+    """
+
+    def __init__(self, spec: dict[str, Any], weights: dict[str, np.ndarray], dtype: type = np.float32) -> None:
         self.spec = spec
-        self.w = {name: np.asarray(value, dtype=np.float64) for name, value in weights.items()}
+        self.dtype = dtype
+        self.w = {name: np.asarray(value, dtype=dtype) for name, value in weights.items()}
         missing = [name for name, _, _ in architecture(spec) if name not in self.w]
         if missing:
             raise ValueError(f"weights missing: {', '.join(missing[:5])}")
@@ -143,9 +148,9 @@ class NumpyDIET:
         batch, length = mask.shape
         parts = []
         if self.spec["sparse_dim"]:
-            parts.append(np.asarray(sparse @ self.w["input/kernel"]) + self.w["input/bias"])
+            parts.append(np.asarray(sparse.astype(self.dtype) @ self.w["input/kernel"]) + self.w["input/bias"])
         if self.spec["dense_dim"]:
-            parts.append(dense)
+            parts.append(np.asarray(dense, dtype=self.dtype))
         x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         for i in range(len(self.spec["hidden"])):
             x = gelu(x @ self.w[f"hidden_{i}/kernel"] + self.w[f"hidden_{i}/bias"])
@@ -158,9 +163,9 @@ class NumpyDIET:
         w, units, heads = self.w, self.spec["units"], self.spec["heads"]
         batch, length, _ = x.shape
         x = (x @ w["encoder/kernel"] + w["encoder/bias"]) * np.sqrt(units)
-        x = x + positional_encoding(length, units)[None]
+        x = x + positional_encoding(length, units).astype(x.dtype)[None]
         depth = units // heads
-        bias = (1.0 - mask)[:, None, None, :] * -1e9
+        bias = ((1.0 - mask)[:, None, None, :] * -1e9).astype(x.dtype)
         for layer in range(self.spec["layers"]):
             p = f"layer_{layer}/"
             h = layer_norm(x, w[p + "ln1/gamma"], w[p + "ln1/beta"])
