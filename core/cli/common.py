@@ -43,6 +43,14 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_data_argument(parser: argparse.ArgumentParser, help: str = "training-data files or folders") -> None:
+    """The data paths of a command: ``-d/--data`` (Rasa's ``-u/--nlu`` too), several allowed."""
+    parser.add_argument(
+        "-d", "-u", "--data", "--nlu", nargs="+", default=[DEFAULT_DATA], dest="data",
+        help=f"{help} (default: %(default)s)",
+    )
+
+
 def add_allow_imports_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-imports", action="store_true",

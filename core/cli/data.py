@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from intently.cli.common import DEFAULT_DATA, note
+from intently.cli.common import add_data_argument, note
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -24,10 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
             "With --config, also check that the pipeline can be built."
         ),
     )
-    validate.add_argument(
-        "-d", "--data", "--nlu", nargs="+", default=[DEFAULT_DATA], dest="data",
-        help="training-data files or folders (default: %(default)s)",
-    )
+    add_data_argument(validate)
     validate.add_argument("-c", "--config", default=None, help="also check this config's pipeline")
     validate.add_argument(
         "--fail-on-warnings", action="store_true", help="exit with code 1 on warnings too",
@@ -52,10 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
             "and OUT/test_data.yml."
         ),
     )
-    split_nlu.add_argument(
-        "-u", "--nlu", "--data", nargs="+", default=[DEFAULT_DATA], dest="data",
-        help="training-data files or folders (default: %(default)s)",
-    )
+    add_data_argument(split_nlu)
     split_nlu.add_argument(
         "--training-fraction", type=float, default=0.8,
         help="share of each intent's examples in the training part (default: %(default)s)",

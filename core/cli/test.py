@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from intently.cli.common import add_allow_imports_argument, add_model_argument, note
+from intently.cli.common import add_allow_imports_argument, add_data_argument, add_model_argument, note
 
 DEFAULT_RESULTS = "results"
 
@@ -32,10 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     )
     add_model_argument(nlu)
     add_allow_imports_argument(nlu)
-    nlu.add_argument(
-        "-u", "--nlu", "--data", nargs="+", dest="nlu", default=["data"],
-        help="labelled test data (files or folders); with --cross-validation the whole data (default: %(default)s)",
-    )
+    add_data_argument(nlu, "labelled test data (files or folders); with --cross-validation the whole data")
     nlu.add_argument("--out", default=DEFAULT_RESULTS, help="folder for the reports (default: %(default)s)")
     nlu.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     nlu.add_argument("--cross-validation", action="store_true", help="cross-validate --config on --nlu instead")
@@ -50,12 +47,12 @@ def run_nlu(args: argparse.Namespace) -> int:
     from intently.evaluation.plots import PLOTS_HINT, plots_available
     from intently.training_data.loading import load_data
 
-    data = load_data(args.nlu)
+    data = load_data(args.data)
     if not data.training_examples:
         from intently.errors import NoTrainingDataError
 
         raise NoTrainingDataError(
-            f"no labelled examples in {', '.join(args.nlu)}",
+            f"no labelled examples in {', '.join(args.data)}",
             hint="pass --nlu with YAML files or folders that have an nlu: section",
         )
     out = Path(args.out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from intently.cli.common import DEFAULT_CONFIG, DEFAULT_DATA, DEFAULT_MODELS_DIR, note
+from intently.cli.common import DEFAULT_CONFIG, DEFAULT_MODELS_DIR, add_data_argument, note
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -23,10 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         "-c", "--config", default=None,
         help=f"the model config (default: ./{DEFAULT_CONFIG} if it exists, else the default pipeline)",
     )
-    parser.add_argument(
-        "-d", "--data", "--nlu", nargs="+", default=[DEFAULT_DATA], dest="data",
-        help="training-data files or folders (default: %(default)s)",
-    )
+    add_data_argument(parser)
     parser.add_argument("--out", default=DEFAULT_MODELS_DIR, help="folder for the model archive (default: %(default)s)")
     parser.add_argument("--fixed-model-name", default=None, help="name of the archive, without .tar.gz")
     parser.set_defaults(run=run)
