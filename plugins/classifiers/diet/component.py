@@ -21,13 +21,17 @@ from intently.message import Entity, Message
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
+from intently.plugins.classifiers.diet import inference, training
 from intently.plugins.classifiers.diet.numpy_model import (
+    TAG_HEADS,
     NumpyDIET,
+    head_weight,
     initial_weights,
     softmax,
     viterbi,
 )
 from intently.plugins.extractors import bilou
+from intently.plugins.tokenizers.tokenizer import INTENT_TOKENS
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -59,6 +63,9 @@ class DIETClassifier(Component):
         self.model: NumpyDIET | None = None
         self.labels: list[str] = []
         self.tags: list[str] = []
+        self.role_tags: list[str] = []
+        self.group_tags: list[str] = []
+        self.training_history: list[dict[str, float]] = []
         self.dims: dict[str, int] = {}
         self.seed: int = 0
         self.comma_entities: list[str] = []
@@ -74,8 +81,40 @@ class DIETClassifier(Component):
         name = self.component_name()
         return [e for e in message.entities if not e.extractor or e.extractor == name]
 
+    def _example_label(self, message: Message) -> str | None:
+        """The label this component learns for ``message`` (its intent)."""
+        return message.intent
+
+    def _label_tokens(self, examples: Sequence[Message], labels: Sequence[str]) -> list[list[str]] | None:
+        """Each label's parts (multi-intent labels split by the tokenizer's ``intent_tokenization_flag``).
+
+        None when every label is one part of its own (the usual case).
+        """
+        parts: dict[str, list[str]] = {}
+        for message in examples:
+            label = self._example_label(message)
+            if label and label not in parts:
+                parts[label] = [str(t) for t in (message.data.get(INTENT_TOKENS) or [label])] or [label]
+        split = [parts.get(label, [label]) for label in labels]
+        return None if all(p == [label] for p, label in zip(split, labels)) else split
+
+    def _tag_lists(self, examples: Sequence[Message]) -> dict[str, list[list[str]]]:
+        """Per tag head (entity, role, group), every example's token tags; heads without annotations left out."""
+        if not self.config["entity_recognition"]:
+            return {}
+        flag = self.config["BILOU_flag"]
+        heads: dict[str, list[list[str]]] = {}
+        for head in TAG_HEADS:
+            lists = [bilou.tags_from_entities(m.tokens or [], self._trainable_entities(m), head, bilou=flag)
+                     for m in examples]
+            if head == "entity" or any(t != diet_data.NO_ENTITY_TAG for tags in lists for t in tags):
+                heads[head] = lists
+        if len(diet_data.tag_set(heads.get("entity", []), bilou=flag)) <= 1:
+            return {}
+        return heads
+
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
-        """Train on the examples with text (intent labels and/or entity annotations)."""
+        """Train on the examples with text (intent labels and/or entity annotations, roles and groups)."""
         cfg = self.config
         examples = [m for m in training_data.training_examples if m.text and m.text.strip()]
         if not examples:
@@ -90,31 +129,20 @@ class DIETClassifier(Component):
                 f"{self.unique_name}: the training examples have no features",
                 hint="put featurizers (e.g. CountVectorsFeaturizer) before DIETClassifier",
             )
-        labels = sorted({m.intent for m in examples if m.intent}) if cfg["intent_classification"] else []
-        tag_lists: list[list[str]] = []
-        if cfg["entity_recognition"]:
-            tag_lists = [
-                bilou.tags_from_entities(m.tokens or [], self._trainable_entities(m), bilou=cfg["BILOU_flag"])
-                for m in examples
-            ]
-        tags = diet_data.tag_set(tag_lists, bilou=cfg["BILOU_flag"]) if tag_lists else []
-        if len(tags) <= 1:
-            tags = []
-        if not labels and not tags:
+        example_labels = [self._example_label(m) for m in examples]
+        labels = sorted({label for label in example_labels if label}) if cfg["intent_classification"] else []
+        tag_lists = self._tag_lists(examples)
+        head_tags = {head: diet_data.tag_set(lists, bilou=cfg["BILOU_flag"]) for head, lists in tag_lists.items()}
+        if not labels and not head_tags:
             logger.warning("%s: no intents and no entities to learn", self.unique_name)
             return
         inputs = diet_data.build_inputs(examples, dims)
-        tag_index = {t: i for i, t in enumerate(tags)}
-        tag_ids = [
-            np.asarray([tag_index.get(t, 0) for t in (tag_lists[i] if tags else [])][: inputs.lengths[i]]
-                       + [0] * max(0, int(inputs.lengths[i]) - (len(tag_lists[i]) if tags else 0)), dtype=np.int64)
-            for i in range(len(examples))
-        ]
-        label_ids = diet_data.encode_labels([m.intent for m in examples], labels)
-        spec = self._spec(dims, len(labels), len(tags))
+        tag_ids = diet_data.encode_tags(tag_lists, head_tags, inputs.lengths)
+        label_ids = diet_data.encode_labels(example_labels, labels)
+        spec = self._spec(dims, labels, head_tags, self._label_tokens(examples, labels))
         resume = self.finetune_mode and self.weights is not None
         if resume:
-            self._check_finetune(spec, labels, tags)
+            self._check_finetune(spec, labels, head_tags.get("entity", []))
             seed = self.seed
             _, masks = initial_weights(spec, seed)
             weights = self.weights
@@ -131,13 +159,30 @@ class DIETClassifier(Component):
             ) from error
 
         tf_model.set_seeds(seed)
+        rng = np.random.default_rng(seed + 1 if not resume else seed + 2)
+        train_index, held_index = training.hold_out(label_ids, int(cfg["evaluate_on_number_of_examples"]), rng)
+        validation = None
+        if len(held_index):
+            validation = training.Validation(
+                diet_data.subset(inputs, held_index), label_ids[held_index], [tag_ids[i] for i in held_index]
+            )
+            inputs = diet_data.subset(inputs, train_index)
+            label_ids = label_ids[train_index]
+            tag_ids = [tag_ids[i] for i in train_index]
         # TensorFlow's tf.Module wraps dicts it holds: give it copies.
         model = tf_model.DIETModel(copy.deepcopy(spec), weights, masks, copy.deepcopy(cfg), seed)
-        rng = np.random.default_rng(seed + 1 if not resume else seed + 2)
-        model.fit(inputs, label_ids, tag_ids, epochs=cfg["epochs"], rng=rng,
-                  progress=tf_model.log_progress(self.unique_name, cfg["epochs"]))
-        self.spec, self.labels, self.tags, self.dims, self.seed = spec, labels, tags, dims, seed
-        self.weights = model.numpy_weights()
+        reporter = training.EpochReporter(self.unique_name, cfg, cfg["epochs"], validation,
+                                          head_tags.get("entity", []), spec)
+        try:
+            model.fit(inputs, label_ids, tag_ids, epochs=cfg["epochs"], rng=rng,
+                      tag_names=head_tags.get("entity", []), on_epoch_end=reporter)
+        finally:
+            reporter.close()
+        self.spec, self.labels, self.dims, self.seed = spec, labels, dims, seed
+        self.tags = head_tags.get("entity", [])
+        self.role_tags, self.group_tags = head_tags.get("role", []), head_tags.get("group", [])
+        self.weights = reporter.best_weights if reporter.best_weights is not None else model.numpy_weights()
+        self.training_history = reporter.history
         self.model = NumpyDIET(spec, self.weights)
         self.comma_entities = sorted(
             {e.entity for m in examples for e in self._trainable_entities(m) if "," in str(e.value)}
@@ -145,10 +190,11 @@ class DIETClassifier(Component):
         self.split_entities = bilou.split_entities_config(cfg["split_entities_by_comma"], self.comma_entities)
         self._tf_model = model  # kept for tests (agreement of TF and numpy); not persisted
 
-    def _spec(self, dims: dict[str, int], n_labels: int, n_tags: int) -> dict[str, Any]:
+    def _spec(self, dims: dict[str, int], labels: Sequence[str], head_tags: Mapping[str, Sequence[str]],
+              label_tokens: list[list[str]] | None) -> dict[str, Any]:
         cfg = self.config
         hidden = cfg["hidden_layers_sizes"]
-        return {
+        spec = {
             "sparse_dim": dims["sequence_sparse"] + dims["sentence_sparse"],
             "dense_dim": dims["sequence_dense"] + dims["sentence_dense"],
             "dense_dimension": int(diet_config.text_size(cfg, "dense_dimension")),
@@ -159,9 +205,20 @@ class DIETClassifier(Component):
             "embedding": cfg["embedding_dimension"],
             "label_dimension": int(diet_config.label_size(cfg, "dense_dimension")),
             "density": float(cfg["connection_density"]),
-            "n_labels": n_labels,
-            "n_tags": n_tags,
+            "n_labels": len(labels),
+            "n_tags": len(head_tags.get("entity", [])),
+            "n_role_tags": len(head_tags.get("role", [])),
+            "n_group_tags": len(head_tags.get("group", [])),
+            "linear": bool(cfg["linear_shortcut"]),
+            "mlm": bool(cfg["use_masked_language_model"]),
+            "sequence_sparse_dim": dims["sequence_sparse"],
         }
+        if label_tokens is not None:
+            vocabulary = sorted({part for parts in label_tokens for part in parts})
+            index = {part: i for i, part in enumerate(vocabulary)}
+            spec["label_parts"] = vocabulary
+            spec["label_composition"] = [[index[part] for part in parts] for parts in label_tokens]
+        return spec
 
     def _check_finetune(self, spec: dict[str, Any], labels: list[str], tags: list[str]) -> None:
         changes = []
@@ -192,25 +249,25 @@ class DIETClassifier(Component):
         model = self.model
         assert model is not None
         keep = [i for i, m in enumerate(messages) if m.text and m.text.strip()]
+        kept = set(keep)
         for i, message in enumerate(messages):
-            if i not in set(keep) and self.labels:
+            if i not in kept and self.labels:
                 message.intent, message.intent_confidence, message.intent_ranking = None, 0.0, []
         if not keep:
             return
         chosen = [messages[i] for i in keep]
         try:
-            inputs = diet_data.build_inputs(chosen, self.dims)
+            batch = inference.first_layer(chosen, self.dims, model)
         except ValueError as error:
             raise ComponentError(
                 f"{self.unique_name}: {error}",
                 hint="the featurizers before it changed since training; train the model again",
             ) from error
-        padded = diet_data.pad(inputs)
-        outputs = model.encode(padded.sparse, padded.dense, padded.mask)
-        if self.labels:
-            self._set_intents(chosen, model.similarities(outputs, padded.lengths))
-        if self.tags:
-            self._set_entities(chosen, model.tag_scores(outputs), padded.lengths)
+        sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask, batch.lengths)
+        if sims is not None:
+            self._set_intents(chosen, sims)
+        if scores:
+            self._set_entities(chosen, scores, batch.lengths)
 
     def _set_intents(self, messages: Sequence[Message], sims: np.ndarray) -> None:
         probabilities = softmax(sims, axis=1)
@@ -229,22 +286,29 @@ class DIETClassifier(Component):
                 {"name": self.labels[int(c)], "confidence": float(s)} for c, s in zip(ranked, scores)
             ]
 
-    def _set_entities(self, messages: Sequence[Message], scores: np.ndarray, lengths: np.ndarray) -> None:
+    def _set_entities(self, messages: Sequence[Message], scores: dict[str, np.ndarray], lengths: np.ndarray) -> None:
+        """Viterbi-decode every tag head and append the entities (with roles and groups) to each message."""
         assert self.weights is not None
-        transitions = np.asarray(self.weights["crf/transitions"], dtype=np.float64)
-        paths, confidences = viterbi(scores, transitions, lengths)
+        names = {"entity": self.tags, "role": self.role_tags, "group": self.group_tags}
+        decoded = {}
+        for head, head_scores in scores.items():
+            transitions = np.asarray(self.weights[head_weight(head, "transitions")], dtype=np.float64)
+            decoded[head] = viterbi(head_scores, transitions, lengths)
         flag = self.config["BILOU_flag"]
-        for message, path, confidence in zip(messages, paths, confidences):
+        for row, message in enumerate(messages):
             tokens = message.tokens or []
-            if not tokens or len(tokens) != len(path):
+            if not tokens or len(tokens) != int(lengths[row]):
                 continue
-            tags = [self.tags[int(t)] for t in path]
-            values = [float(c) for c in confidence]
-            if flag:
-                tags, values = bilou.ensure_consistent_bilou_tagging(tags, values)
+            tags: dict[str, list[str]] = {}
+            values: dict[str, list[float]] = {}
+            for head, (paths, confidences) in decoded.items():
+                tags[head] = [names[head][int(t)] for t in paths[row]]
+                values[head] = [float(c) for c in confidences[row]]
+                if flag:
+                    tags[head], values[head] = bilou.ensure_consistent_bilou_tagging(tags[head], values[head])
             message.entities.extend(
                 bilou.entities_from_tags(
-                    message.text, tokens, {bilou.ENTITY: tags}, {bilou.ENTITY: values},
+                    message.text, tokens, tags, values,
                     self.split_entities, bilou=flag, extractor=self.component_name(),
                 )
             )
@@ -259,8 +323,9 @@ class DIETClassifier(Component):
         np.savez(Path(model_dir) / arrays_file, **{k.replace("/", "__"): v for k, v in self.weights.items()})
         state_file = save_json_state(
             Path(model_dir), f"{file_name}.json",
-            {"spec": self.spec, "labels": self.labels, "tags": self.tags, "dims": self.dims, "seed": self.seed,
-             "comma_entities": self.comma_entities},
+            {"spec": self.spec, "labels": self.labels, "tags": self.tags, "role_tags": self.role_tags,
+             "group_tags": self.group_tags, "dims": self.dims, "seed": self.seed,
+             "comma_entities": self.comma_entities, "training_history": self.training_history},
             FORMAT_VERSION,
         )
         return {"trained": True, "arrays_file": arrays_file, "state_file": state_file,
@@ -285,6 +350,9 @@ class DIETClassifier(Component):
             instance.spec = dict(state["spec"])
             instance.labels = list(state["labels"])
             instance.tags = list(state["tags"])
+            instance.role_tags = list(state.get("role_tags", []))
+            instance.group_tags = list(state.get("group_tags", []))
+            instance.training_history = list(state.get("training_history", []))
             instance.dims = {k: int(v) for k, v in state["dims"].items()}
             instance.seed = int(state["seed"])
             instance.comma_entities = list(state["comma_entities"])

@@ -9,9 +9,12 @@ silently ignored (:data:`UNSUPPORTED`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from intently.errors import ComponentConfigError
+
+logger = logging.getLogger(__name__)
 
 NAME = "DIETClassifier"
 TEXT = "text"
@@ -72,6 +75,16 @@ DEFAULTS: dict[str, Any] = {
     "run_eagerly": False,
 }
 
+#: intently's own keys (not in Rasa; a Rasa config simply leaves them at their default).
+EXTENSIONS: dict[str, Any] = {
+    # A linear path from the sparse features straight to the intent and tag
+    # scores, trained jointly with the transformer ("wide and deep"): the
+    # model is at least as good as a linear classifier and a linear-chain CRF
+    # on the same features, which matters most on small data.
+    "linear_shortcut": True,
+}
+DEFAULTS.update(EXTENSIONS)
+
 #: Keys whose value may be a number or a list/dict (Rasa accepts both forms).
 UNTYPED_KEYS = frozenset(
     {"batch_size", "hidden_layers_sizes", "dense_dimension", "concat_dimension", "split_entities_by_comma",
@@ -80,13 +93,10 @@ UNTYPED_KEYS = frozenset(
 
 #: Options not implemented in this milestone: key -> (the only accepted value, why).
 UNSUPPORTED: dict[str, tuple[Any, str]] = {
-    "use_masked_language_model": (False, "masked language modelling"),
     "use_key_relative_attention": (False, "relative attention"),
     "use_value_relative_attention": (False, "relative attention"),
     "unidirectional_encoder": (False, "a unidirectional encoder"),
     "share_hidden_layers": (False, "shared hidden layers"),
-    "checkpoint_model": (False, "checkpointing"),
-    "evaluate_on_number_of_examples": (0, "hold-out evaluation during training"),
     "tensorboard_log_directory": (None, "TensorBoard logging"),
     "featurizers": ([], "choosing featurizers by name"),
 }
@@ -144,8 +154,8 @@ def validate(config: dict[str, Any]) -> None:
                 f"= {config[key]!r}: {what} is not supported yet by {NAME}",
                 hint=f"remove the key or set it to {allowed!r}",
             )
-    if config["use_masked_language_model"]:
-        _fail("use_masked_language_model", "is not supported yet")
+    if config["use_masked_language_model"] and config["number_of_transformer_layers"] < 1:
+        _fail("use_masked_language_model", "needs a transformer (number_of_transformer_layers >= 1)")
     _int_at_least(config, "number_of_transformer_layers", 0)
     if config["transformer_size"] is not None:
         size = text_size(config, "transformer_size")
@@ -163,6 +173,16 @@ def validate(config: dict[str, Any]) -> None:
     _int_at_least(config, "ranking_length", 0)
     _int_at_least(config, "number_of_negative_examples", 1)
     _int_at_least(config, "evaluate_every_number_of_epochs", -1)
+    _int_at_least(config, "evaluate_on_number_of_examples", 0)
+    if not isinstance(config["checkpoint_model"], bool):
+        _fail("checkpoint_model", f"must be true or false, got {config['checkpoint_model']!r}")
+    if config["checkpoint_model"] and (
+        config["evaluate_on_number_of_examples"] < 1 or config["evaluate_every_number_of_epochs"] < 1
+    ):
+        logger.warning(
+            "%s: checkpoint_model needs evaluate_on_number_of_examples > 0 and "
+            "evaluate_every_number_of_epochs >= 1; the weights of the last epoch are kept", NAME
+        )
     for key in ("dense_dimension", "concat_dimension"):
         for value in (text_size(config, key), label_size(config, key)):
             if not _is_int(value) or value < 1:
@@ -208,6 +228,8 @@ def validate(config: dict[str, Any]) -> None:
     split = config["split_entities_by_comma"]
     if not isinstance(split, (bool, dict)):
         _fail("split_entities_by_comma", f"must be true/false or a mapping of entity types, got {split!r}")
+    if not isinstance(config["linear_shortcut"], bool):
+        _fail("linear_shortcut", f"must be true or false, got {config['linear_shortcut']!r}")
     if not (config["intent_classification"] or config["entity_recognition"]):
         _fail("intent_classification", "and entity_recognition are both off: there is nothing to learn")
 

@@ -155,11 +155,14 @@ def pad(inputs: Inputs, index: np.ndarray | None = None) -> Padded:
     return Padded(sparse=sparse, dense=dense, mask=mask, lengths=lengths)
 
 
-def pad_tags(tags: Sequence[np.ndarray], index: np.ndarray, width: int) -> np.ndarray:
-    """Tag ids of the messages ``index`` padded to ``width`` positions (padding and sentence rows: 0)."""
-    out = np.zeros((len(index), width), dtype=np.int64)
+def pad_tags(tags: Sequence[np.ndarray], index: np.ndarray, width: int, heads: int) -> np.ndarray:
+    """Tag ids (B x width x heads) of the messages ``index``; ``tags[i]`` is (tokens x heads).
+
+    Padding and sentence positions get tag 0 (``O``).
+    """
+    out = np.zeros((len(index), width, heads), dtype=np.int64)
     for row, i in enumerate(index):
-        out[row, : len(tags[i])] = tags[i]
+        out[row, : len(tags[i])] = np.asarray(tags[i]).reshape(len(tags[i]), heads)
     return out
 
 
@@ -224,3 +227,37 @@ def batch_sizes_from(config: dict[str, Any]) -> tuple[int, int]:
     if isinstance(value, int):
         return value, value
     return int(value[0]), int(value[1])
+
+
+def encode_tags(tag_lists: dict[str, list[list[str]]], head_tags: dict[str, list[str]],
+                lengths: np.ndarray) -> list[np.ndarray]:
+    """Per message, its tag ids as a (tokens x heads) array (heads in ``tag_lists`` order).
+
+    Tags beyond a message's token count are cut, missing ones are ``O`` (0).
+    """
+    heads = list(tag_lists)
+    indexes = {head: {t: k for k, t in enumerate(head_tags[head])} for head in heads}
+    out = []
+    for i, length in enumerate(lengths):
+        ids = np.zeros((int(length), len(heads)), dtype=np.int64)
+        for column, head in enumerate(heads):
+            tags = tag_lists[head][i][: int(length)]
+            ids[: len(tags), column] = [indexes[head].get(t, 0) for t in tags]
+        out.append(ids)
+    return out
+
+
+def subset(inputs: Inputs, index: np.ndarray) -> Inputs:
+    """The messages ``index`` of ``inputs`` as their own :class:`Inputs`."""
+    index = np.asarray(index, dtype=np.int64)
+    sizes = inputs.lengths[index] + 1
+    rows = np.concatenate([np.arange(inputs.offsets[i], inputs.offsets[i + 1]) for i in index]) if len(index) \
+        else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(len(index) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return Inputs(
+        sparse=None if inputs.sparse is None else inputs.sparse[rows],
+        dense=None if inputs.dense is None else inputs.dense[rows],
+        offsets=offsets,
+        lengths=inputs.lengths[index],
+    )

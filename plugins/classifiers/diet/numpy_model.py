@@ -15,6 +15,7 @@ the label embeddings), the token positions projected to CRF tag scores.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,13 @@ import scipy.special
 #: Names of the weight matrices that are masked by ``connection_density``.
 MASKED_SUFFIX = "/kernel"
 LN_EPSILON = 1e-6
+#: A Python float: a numpy float64 scalar would promote float32 arrays to float64 (NEP 50).
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU."""
-    return 0.5 * x * (1.0 + scipy.special.erf(x / np.sqrt(2.0)))
+    return 0.5 * x * (1.0 + scipy.special.erf(x * _INV_SQRT2))
 
 
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -68,9 +71,21 @@ def architecture(spec: dict[str, Any]) -> list[tuple[str, tuple[int, ...], bool]
     """``(name, shape, masked)`` of every weight for a model ``spec``.
 
     ``spec``: sparse_dim, dense_dim, dense_dimension, hidden (list), units,
-    layers, heads, embedding, label_dimension, n_labels, n_tags.
+    layers, heads, embedding, label_dimension, n_labels, n_tags (entity
+    tags), n_role_tags and n_group_tags (0 or absent: no such head), and
+    optionally ``linear`` with ``sequence_sparse_dim``: the linear shortcut
+    from the sparse sentence features to the intent scores
+    (``linear_labels/kernel``) and from the sparse token features to the tag
+    scores of each head (``linear_tags/kernel``, ``linear_role_tags/kernel``, ...).
     """
     weights: list[tuple[str, tuple[int, ...], bool]] = []
+    if spec.get("linear"):
+        token_dim = spec["sequence_sparse_dim"]
+        sentence_dim = spec["sparse_dim"] - token_dim
+        if spec["n_labels"] and sentence_dim:
+            weights.append(("linear_labels/kernel", (sentence_dim, spec["n_labels"]), False))
+        if token_dim:
+            weights += [(head_weight(head, "linear"), (token_dim, n), False) for head, n in tag_heads(spec)]
     width = 0
     if spec["sparse_dim"]:
         weights += [("input/kernel", (spec["sparse_dim"], spec["dense_dimension"]), True),
@@ -91,17 +106,61 @@ def architecture(spec: dict[str, Any]) -> list[tuple[str, tuple[int, ...], bool]
             weights += [(p + "ffn1/kernel", (units, 4 * units), True), (p + "ffn1/bias", (4 * units,), False)]
             weights += [(p + "ffn2/kernel", (4 * units, units), True), (p + "ffn2/bias", (units,), False)]
         weights += [("final_ln/gamma", (units,), False), ("final_ln/beta", (units,), False)]
+        if spec.get("mlm"):
+            # Used only while training (masked language modelling); kept for finetuning.
+            weights += [("mlm/mask", (width,), False), ("mlm_text_embed/kernel", (units, spec["embedding"]), False),
+                        ("mlm_label_embed/kernel", (width, spec["embedding"]), False)]
         width = units
     if spec["n_labels"]:
         weights += [("text_embed/kernel", (width, spec["embedding"]), False),
                     ("text_embed/bias", (spec["embedding"],), False),
-                    ("label_table", (spec["n_labels"], spec["label_dimension"]), False),
+                    ("label_table", (len(spec.get("label_parts") or ()) or spec["n_labels"],
+                                     spec["label_dimension"]), False),
                     ("label_embed/kernel", (spec["label_dimension"], spec["embedding"]), False),
                     ("label_embed/bias", (spec["embedding"],), False)]
-    if spec["n_tags"]:
-        weights += [("tags/kernel", (width, spec["n_tags"]), False), ("tags/bias", (spec["n_tags"],), False),
-                    ("crf/transitions", (spec["n_tags"], spec["n_tags"]), False)]
+    for head, n in tag_heads(spec):
+        weights += [(head_weight(head, "kernel"), (width, n), False), (head_weight(head, "bias"), (n,), False),
+                    (head_weight(head, "transitions"), (n, n), False)]
     return weights
+
+
+#: The tag sequences DIET can predict: entity types, and the roles and groups of entities.
+TAG_HEADS = ("entity", "role", "group")
+_TAG_COUNT_KEYS = {"entity": "n_tags", "role": "n_role_tags", "group": "n_group_tags"}
+
+
+def label_composition(spec: dict[str, Any], dtype: type = np.float32) -> np.ndarray:
+    """(labels x label table rows): which parts make up each label.
+
+    Without ``label_parts`` each label is its own row (the identity). With
+    ``intent_tokenization_flag`` a multi-intent label such as ``greet+inform``
+    is the sum of its parts' rows, so it shares what is learnt about ``greet``
+    and ``inform`` (Rasa gets the same from featurizing the intent tokens).
+    """
+    n_labels = spec["n_labels"]
+    if not spec.get("label_parts"):
+        return np.eye(n_labels, dtype=dtype)
+    out = np.zeros((n_labels, len(spec["label_parts"])), dtype=dtype)
+    for row, parts in enumerate(spec["label_composition"]):
+        for part in parts:
+            out[row, part] += 1.0
+    return out
+
+
+def tag_heads(spec: dict[str, Any]) -> list[tuple[str, int]]:
+    """``(head, number of tags)`` of every tag head the model has, in :data:`TAG_HEADS` order."""
+    return [(head, int(spec.get(key, 0))) for head, key in _TAG_COUNT_KEYS.items() if spec.get(key, 0)]
+
+
+def head_weight(head: str, part: str) -> str:
+    """Weight names of a tag head: ``kernel``/``bias`` (tag scores), ``transitions`` (CRF), ``linear``.
+
+    The entity head keeps the plain names (``tags/kernel``, ``crf/transitions``);
+    the role and group heads are prefixed (``role_tags/kernel``, ...).
+    """
+    prefix = "" if head == "entity" else f"{head}_"
+    return {"kernel": f"{prefix}tags/kernel", "bias": f"{prefix}tags/bias",
+            "transitions": f"{prefix}crf/transitions", "linear": f"linear_{prefix}tags/kernel"}[part]
 
 
 def initial_weights(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -110,9 +169,9 @@ def initial_weights(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarr
     weights: dict[str, np.ndarray] = {}
     masks: dict[str, np.ndarray] = {}
     for name, shape, masked in architecture(spec):
-        if name.endswith("/gamma"):
+        if name.endswith("/gamma") or name == "mlm/mask":
             value = np.ones(shape)
-        elif name.endswith(("/bias", "/beta")) or name == "crf/transitions":
+        elif name.endswith(("/bias", "/beta", "crf/transitions")) or name.startswith("linear_"):
             value = np.zeros(shape)
         else:
             limit = np.sqrt(6.0 / (shape[0] + shape[-1]))
@@ -125,10 +184,13 @@ def initial_weights(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarr
 
 
 class NumpyDIET:
-    """The forward pass of a trained DIET model over padded batches.
+    """The forward pass of a trained DIET model.
 
-    It computes in float32 by default, as TensorFlow trains: half the memory
-    traffic of float64 and the same results to about 1e-5.
+    It computes in float32, as TensorFlow trains. Two entry points: padded
+    sparse/dense matrices (:meth:`forward`, as in training), or the first
+    layer computed per feature block on unpadded rows and then scattered into
+    a padded batch (:meth:`first_layer_rows` + :meth:`heads`, the fast parse
+    path: no sparse matrix is ever stacked or padded).
     """
 
     def __init__(self, spec: dict[str, Any], weights: dict[str, np.ndarray], dtype: type = np.float32) -> None:
@@ -140,18 +202,93 @@ class NumpyDIET:
             raise ValueError(f"weights missing: {', '.join(missing[:5])}")
         self.label_embeddings: np.ndarray | None = None
         if spec["n_labels"]:
-            table = self.w["label_table"]
+            table = label_composition(spec, self.dtype) @ self.w["label_table"]
             self.label_embeddings = table @ self.w["label_embed/kernel"] + self.w["label_embed/bias"]
+        self.input_width = spec["dense_dimension"] if spec["sparse_dim"] else 0
+        #: Per kind of row, ``[rows of input/kernel | linear kernel]``: one sparse
+        #: product gives both first-layer outputs of those rows.
+        self.sparse_kernels: dict[str, np.ndarray] = {}
+        if spec["sparse_dim"]:
+            kernel = self.w["input/kernel"]
+            split = spec.get("sequence_sparse_dim", spec["sparse_dim"])
+            token_linear = [head_weight(head, "linear") for head, _ in tag_heads(spec)]
+            for kind, rows, linear in (("sequence", kernel[:split], token_linear),
+                                       ("sentence", kernel[split:], ["linear_labels/kernel"])):
+                parts = [rows] + [self.w[name] for name in linear if name in self.w]
+                self.sparse_kernels[kind] = np.ascontiguousarray(np.concatenate(parts, axis=1))
 
-    def encode(self, sparse: scipy.sparse.csr_matrix | None, dense: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
-        """Token/sentence outputs (B x L x H) of a padded batch."""
-        batch, length = mask.shape
+    def first_layer_rows(self, sparse_product: np.ndarray | None, dense: np.ndarray | None
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(x, linear)`` of rows from ``sparse @ sparse_kernels[kind]`` (no bias yet) and the dense features.
+
+        ``linear`` is the shortcut's scores (tags for token rows, labels for
+        sentence rows), None without a shortcut.
+        """
         parts = []
+        linear = None
         if self.spec["sparse_dim"]:
-            parts.append(np.asarray(sparse.astype(self.dtype) @ self.w["input/kernel"]) + self.w["input/bias"])
+            assert sparse_product is not None
+            parts.append(sparse_product[:, : self.input_width] + self.w["input/bias"])
+            if sparse_product.shape[1] > self.input_width:
+                linear = sparse_product[:, self.input_width :]
         if self.spec["dense_dim"]:
             parts.append(np.asarray(dense, dtype=self.dtype))
         x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return x, linear
+
+    def forward(self, sparse: scipy.sparse.csr_matrix | None, dense: np.ndarray | None, mask: np.ndarray,
+                lengths: np.ndarray) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """:meth:`heads` of a padded batch in the training layout of :mod:`.data`."""
+        batch, length = mask.shape
+        rows = np.arange(batch * length)
+        sentence = np.zeros(batch * length, dtype=bool)
+        sentence[np.arange(batch) * length + lengths] = True
+        x = token_linear = sentence_linear = None
+        for kind, chosen in (("sequence", ~sentence), ("sentence", sentence)):
+            product = None
+            if self.spec["sparse_dim"]:
+                split = self.spec.get("sequence_sparse_dim", self.spec["sparse_dim"])
+                columns = slice(0, split) if kind == "sequence" else slice(split, None)
+                part = sparse[rows[chosen]][:, columns].astype(self.dtype)
+                product = np.asarray(part @ self.sparse_kernels[kind])
+            part_x, linear = self.first_layer_rows(product, None if dense is None else dense[rows[chosen]])
+            if x is None:
+                x = np.zeros((batch * length, part_x.shape[1]), dtype=self.dtype)
+            x[rows[chosen]] = part_x
+            if linear is not None and kind == "sequence":
+                token_linear = np.zeros((batch * length, linear.shape[1]), dtype=self.dtype)
+                token_linear[rows[chosen]] = linear
+                token_linear = token_linear.reshape(batch, length, -1)
+            elif linear is not None:
+                sentence_linear = linear
+        assert x is not None
+        return self.heads(x.reshape(batch, length, -1), token_linear, sentence_linear, mask, lengths)
+
+    def heads(self, x: np.ndarray, token_linear: np.ndarray | None, sentence_linear: np.ndarray | None,
+              mask: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """Similarities (B x labels, None without intents) and the tag scores of every tag head
+        (``{head: B x L x tags}``) from the padded first-layer output ``x`` (B x L x width) plus
+        the shortcut's scores (``token_linear``: B x L x all heads' tags side by side,
+        ``sentence_linear``: B x labels)."""
+        outputs = self.encode(x, mask)
+        sims = None
+        if self.spec["n_labels"]:
+            sims = self.similarities(outputs, lengths)
+            if sentence_linear is not None:
+                sims = sims + sentence_linear
+        scores: dict[str, np.ndarray] = {}
+        column = 0
+        for head, n in tag_heads(self.spec):
+            scores[head] = outputs @ self.w[head_weight(head, "kernel")] + self.w[head_weight(head, "bias")]
+            if token_linear is not None:
+                scores[head] = scores[head] + token_linear[:, :, column : column + n]
+                column += n
+        return sims, scores
+
+    def encode(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Token/sentence outputs (B x L x H) from the padded first-layer output."""
+        batch, length, _ = x.shape
+        x = x.reshape(batch * length, -1)
         for i in range(len(self.spec["hidden"])):
             x = gelu(x @ self.w[f"hidden_{i}/kernel"] + self.w[f"hidden_{i}/bias"])
         x = x.reshape(batch, length, -1)
@@ -162,7 +299,7 @@ class NumpyDIET:
     def _transformer(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w, units, heads = self.w, self.spec["units"], self.spec["heads"]
         batch, length, _ = x.shape
-        x = (x @ w["encoder/kernel"] + w["encoder/bias"]) * np.sqrt(units)
+        x = (x @ w["encoder/kernel"] + w["encoder/bias"]) * math.sqrt(units)
         x = x + positional_encoding(length, units).astype(x.dtype)[None]
         depth = units // heads
         bias = ((1.0 - mask)[:, None, None, :] * -1e9).astype(x.dtype)
@@ -174,7 +311,7 @@ class NumpyDIET:
                 return t.reshape(batch, length, heads, depth).transpose(0, 2, 1, 3)
 
             q, k, v = (split(h @ w[p + f"{n}/kernel"]) for n in ("query", "key", "value"))
-            logits = q @ k.transpose(0, 1, 3, 2) / np.sqrt(depth) + bias
+            logits = q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(depth)) + bias
             logits -= logits.max(axis=-1, keepdims=True)
             att = np.exp(logits)
             att /= att.sum(axis=-1, keepdims=True)
@@ -191,10 +328,6 @@ class NumpyDIET:
         text = sentence @ self.w["text_embed/kernel"] + self.w["text_embed/bias"]
         assert self.label_embeddings is not None
         return text @ self.label_embeddings.T
-
-    def tag_scores(self, outputs: np.ndarray) -> np.ndarray:
-        """CRF emission scores (B x L x tags)."""
-        return outputs @ self.w["tags/kernel"] + self.w["tags/bias"]
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

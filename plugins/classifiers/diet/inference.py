@@ -1,0 +1,115 @@
+"""The parse path of DIET: a batch's feature blocks straight to the padded first-layer output.
+
+Training stacks every featurizer's block into one sparse matrix in the row
+layout of :mod:`.data` and pads it. Parsing does not need that: the first
+layer is linear, so each block is multiplied by its own rows of the first
+kernel (:attr:`.numpy_model.NumpyDIET.sparse_kernels`) and the dense products
+are added into place. No sparse matrix is stacked, permuted or padded, which
+is most of the cost of parsing one short message.
+
+The result equals :meth:`.numpy_model.NumpyDIET.forward` on the padded batch
+at every real position; padding positions stay zero, which cannot matter
+because attention masks them and every other layer works position by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+from intently.features import (
+    SENTENCE,
+    SEQUENCE,
+    FeatureKind,
+    collect_features,
+    feature_origins,
+)
+from intently.message import Message
+from intently.plugins.classifiers.diet.numpy_model import NumpyDIET
+
+
+@attrs.frozen
+class FirstLayer:
+    """A padded batch after the first layer.
+
+    ``x`` (B x L x width); the linear shortcut's scores ``token_linear``
+    (B x L x tags) and ``sentence_linear`` (B x labels), None without one;
+    ``mask`` (B x L) and ``lengths`` (B).
+    """
+
+    x: np.ndarray
+    token_linear: np.ndarray | None
+    sentence_linear: np.ndarray | None
+    mask: np.ndarray
+    lengths: np.ndarray
+
+
+def _blocks(messages: Sequence[Message], kind: FeatureKind, sparse: bool) -> list[tuple[object, np.ndarray]]:
+    return [collect_features(messages, kind, sparse=sparse, origins=[origin])
+            for origin in feature_origins(messages, kind, sparse=sparse)]
+
+
+def _width(blocks: list[tuple[object, np.ndarray]]) -> int:
+    return sum(int(matrix.shape[1]) for matrix, _ in blocks)  # type: ignore[attr-defined]
+
+
+def first_layer(messages: Sequence[Message], dims: dict[str, int], model: NumpyDIET) -> FirstLayer:
+    """The padded first-layer output of ``messages`` (featurized as in training).
+
+    Raises:
+        ValueError: the features' widths differ from ``dims`` (those seen in
+            training) or the featurizers disagree on the number of tokens.
+    """
+    n = len(messages)
+    blocks = {(kind, sparse): _blocks(messages, kind, sparse)
+              for kind in (SEQUENCE, SENTENCE) for sparse in (True, False)}
+    found = {f"{kind}_{'sparse' if sparse else 'dense'}": _width(found_blocks)
+             for (kind, sparse), found_blocks in blocks.items()}
+    if found != dims:
+        raise ValueError(f"feature dimensions {found} differ from those seen in training {dims}")
+    sequence_blocks = blocks[SEQUENCE, True] + blocks[SEQUENCE, False]
+    offsets = sequence_blocks[0][1] if sequence_blocks else np.zeros(n + 1, dtype=np.int64)
+    if any(not np.array_equal(block_offsets, offsets) for _, block_offsets in sequence_blocks):
+        raise ValueError("the featurizers' sequence features have different numbers of rows per message")
+    lengths = np.diff(offsets).astype(np.int64)
+    n_tokens = int(offsets[-1])
+    length = int(lengths.max()) + 1 if n else 1
+    owner = np.repeat(np.arange(n), lengths)
+    token_rows = owner * length + (np.arange(n_tokens) - offsets[owner])
+    sentence_rows = np.arange(n) * length + lengths
+
+    def rows_of(kind: FeatureKind, count: int) -> tuple[np.ndarray, np.ndarray | None]:
+        product = None
+        kernel = model.sparse_kernels.get(kind)
+        if kernel is not None:
+            product = np.zeros((count, kernel.shape[1]), dtype=model.dtype)
+            column = 0
+            for matrix, _ in blocks[kind, True]:
+                width = int(matrix.shape[1])  # type: ignore[attr-defined]
+                # float32 first: scipy would otherwise upcast (copy) the kernel slice to float64.
+                product += matrix.astype(model.dtype, copy=False) @ kernel[column : column + width]  # type: ignore[attr-defined]
+                column += width
+        dense = None
+        if model.spec["dense_dim"]:
+            dense = np.zeros((count, model.spec["dense_dim"]), dtype=model.dtype)
+            column = 0 if kind == SEQUENCE else dims["sequence_dense"]
+            for matrix, _ in blocks[kind, False]:
+                width = int(matrix.shape[1])  # type: ignore[attr-defined]
+                dense[:, column : column + width] = matrix
+                column += width
+        return model.first_layer_rows(product, dense)
+
+    token_x, token_linear = rows_of(SEQUENCE, n_tokens)
+    sentence_x, sentence_linear = rows_of(SENTENCE, n)
+    x = np.zeros((n * length, token_x.shape[1]), dtype=model.dtype)
+    x[token_rows] = token_x
+    x[sentence_rows] = sentence_x
+    padded_linear = None
+    if token_linear is not None:
+        padded_linear = np.zeros((n * length, token_linear.shape[1]), dtype=model.dtype)
+        padded_linear[token_rows] = token_linear
+        padded_linear = padded_linear.reshape(n, length, -1)
+    mask = (np.arange(length)[None, :] <= lengths[:, None]).astype(model.dtype)
+    return FirstLayer(x=x.reshape(n, length, -1), token_linear=padded_linear, sentence_linear=sentence_linear,
+                      mask=mask, lengths=lengths)

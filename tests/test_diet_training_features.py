@@ -1,0 +1,233 @@
+"""DIETClassifier: roles and groups, multi-intent labels, hold-out evaluation, checkpoints, the linear shortcut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from component_helpers import parse, persist_and_load, train
+from intently.message import Message
+from intently.plugins.classifiers.diet import data as diet_data
+from intently.plugins.classifiers.diet import inference
+from intently.plugins.classifiers.diet.component import DIETClassifier
+from intently.plugins.classifiers.diet.numpy_model import initial_weights
+from intently.plugins.classifiers.diet.training import (
+    EpochReporter,
+    hold_out,
+    span_f1,
+    tag_spans,
+)
+from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
+from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
+from intently.training_data.reader import read_yaml_string
+from test_diet_classifier import SMALL
+
+CITIES = ["Berlin", "Paris", "Rome", "Oslo", "Madrid", "Vienna", "Prague", "Lisbon"]
+
+
+def pipeline(tokenizer: dict | None = None, **config) -> list:
+    return [
+        WhitespaceTokenizer(tokenizer or {}),
+        CountVectorsFeaturizer(unique_name="1_words"),
+        CountVectorsFeaturizer({"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3}, unique_name="2_chars"),
+        DIETClassifier({**SMALL, **config}, unique_name="3_diet"),
+    ]
+
+
+def role_group_yaml() -> str:
+    lines = []
+    for i, origin in enumerate(CITIES):
+        target = CITIES[(i + 3) % len(CITIES)]
+        lines.append(
+            f'fly from [{origin}]{{"entity": "city", "role": "departure"}} '
+            f'to [{target}]{{"entity": "city", "role": "destination"}}'
+        )
+        lines.append(
+            f'a ticket to [{target}]{{"entity": "city", "role": "destination"}} '
+            f'from [{origin}]{{"entity": "city", "role": "departure"}}'
+        )
+        lines.append(
+            '[two]{"entity": "number", "group": "1"} [large]{"entity": "size", "group": "1"} pizzas and '
+            '[one]{"entity": "number", "group": "2"} [small]{"entity": "size", "group": "2"} pizza'
+        )
+    body = "\n".join(f"      - {line}" for line in lines)
+    return f'version: "3.1"\nnlu:\n  - intent: book\n    examples: |\n{body}\n'
+
+
+@pytest.fixture(scope="module")
+def role_model() -> list:
+    # Roles depend on the context ("from X" / "to X"): a slightly bigger model than SMALL.
+    components = pipeline(epochs=100, transformer_size=64, number_of_transformer_layers=2)
+    train(components, read_yaml_string(role_group_yaml()))
+    return components
+
+
+def test_roles_are_learned_and_reported(role_model):
+    diet = role_model[-1]
+    assert diet.role_tags and diet.group_tags
+    (message,) = parse(role_model, ["fly from Oslo to Rome"])
+    found = [(e.value, e.entity, e.role) for e in message.entities]
+    assert found == [("Oslo", "city", "departure"), ("Rome", "city", "destination")]
+    entity = message.entities[0].to_dict()
+    assert entity["extractor"] == "DIETClassifier"
+    assert 0 < entity["confidence_role"] <= 1 and 0 < entity["confidence_entity"] <= 1
+
+
+def test_groups_are_learned(role_model):
+    (message,) = parse(role_model, ["two large pizzas and one small pizza"])
+    found = [(e.value, e.entity, e.group) for e in message.entities]
+    assert found == [("two", "number", "1"), ("large", "size", "1"), ("one", "number", "2"), ("small", "size", "2")]
+
+
+def test_roles_and_groups_survive_persist_and_load(role_model, tmp_path):
+    texts = ["a ticket to Paris from Vienna", "two large pizzas and one small pizza"]
+    before = [m.to_parse_dict() for m in parse(role_model, texts)]
+    loaded = [*role_model[:-1], persist_and_load(role_model[-1], tmp_path)]
+    assert [m.to_parse_dict() for m in parse(loaded, texts)] == before
+
+
+MULTI = {
+    "greet": ["hello", "hi there", "good morning", "hey", "hello friend", "hi"],
+    "ask_weather": ["what is the weather", "will it rain", "is it sunny today", "weather forecast please",
+                    "how cold is it", "is it going to snow"],
+    "greet+ask_weather": ["hello what is the weather", "hi will it rain", "hey is it sunny today",
+                          "good morning weather forecast please", "hello how cold is it"],
+    "bye": ["bye", "see you", "goodbye", "bye bye", "see you later", "good night"],
+}
+
+
+def multi_yaml() -> str:
+    blocks = []
+    for intent, texts in MULTI.items():
+        body = "\n".join(f"      - {t}" for t in texts)
+        blocks.append(f"  - intent: {intent}\n    examples: |\n{body}")
+    return 'version: "3.1"\nnlu:\n' + "\n".join(blocks) + "\n"
+
+
+def test_multi_intent_labels_are_composed_of_their_parts():
+    components = pipeline({"intent_tokenization_flag": True, "intent_split_symbol": "+"}, epochs=60,
+                          entity_recognition=False)
+    train(components, read_yaml_string(multi_yaml()))
+    diet = components[-1]
+    assert diet.spec["label_parts"] == ["ask_weather", "bye", "greet"]
+    assert diet.labels == ["ask_weather", "bye", "greet", "greet+ask_weather"]
+    messages = parse(components, ["hey what is the weather", "hello", "will it snow", "see you"])
+    assert [m.intent for m in messages] == ["greet+ask_weather", "greet", "ask_weather", "bye"]
+
+
+def test_without_the_flag_a_multi_intent_label_is_a_label_of_its_own():
+    components = pipeline(epochs=2, entity_recognition=False)
+    train(components, read_yaml_string(multi_yaml()))
+    assert "label_parts" not in components[-1].spec
+
+
+def test_hold_out_evaluation_and_checkpoint_keep_the_best_epoch():
+    components = pipeline(epochs=12, evaluate_on_number_of_examples=6, evaluate_every_number_of_epochs=3,
+                          checkpoint_model=True, entity_recognition=False)
+    train(components, read_yaml_string(multi_yaml()))
+    diet = components[-1]
+    history = diet.training_history
+    assert [h["epoch"] for h in history] == list(range(1, 13))
+    evaluated = [h for h in history if "val_i_acc" in h]
+    assert [h["epoch"] for h in evaluated] == [3, 6, 9, 12]
+    assert all("loss" in h and "i_acc" in h for h in history)
+    assert all(0.0 <= h["val_i_acc"] <= 1.0 for h in evaluated)
+
+
+class ScriptedValidation:
+    """Stands in for :class:`Validation`: returns the next scripted validation accuracy."""
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = list(scores)
+
+    def evaluate(self, model, tag_names, *, bilou):
+        return {"val_i_acc": self.scores.pop(0)}
+
+
+TINY_SPEC = {"sparse_dim": 0, "dense_dim": 2, "dense_dimension": 2, "hidden": [], "units": 2, "layers": 0,
+             "heads": 1, "embedding": 2, "label_dimension": 2, "density": 1.0, "n_labels": 2, "n_tags": 0}
+
+
+def test_checkpoint_keeps_the_weights_of_the_best_validation_epoch():
+    config = {**DIETClassifier.defaults, "evaluate_every_number_of_epochs": 2, "checkpoint_model": True}
+    spec = TINY_SPEC
+    weights, _ = initial_weights(spec, 0)
+    reporter = EpochReporter("diet", config, 6, ScriptedValidation([0.5, 0.9, 0.7]), [], spec)
+    for epoch in range(6):
+        snapshot = {k: v + epoch for k, v in weights.items()}
+        reporter(epoch, {"loss": 1.0 / (epoch + 1)}, lambda snapshot=snapshot: snapshot)
+    reporter.close()
+    assert reporter.best_epoch == 4
+    np.testing.assert_array_equal(reporter.best_weights["label_table"], weights["label_table"] + 3)
+    assert [h.get("val_i_acc") for h in reporter.history] == [None, 0.5, None, 0.9, None, 0.7]
+
+
+def test_without_checkpoint_no_weights_are_kept():
+    config = {**DIETClassifier.defaults, "evaluate_every_number_of_epochs": 1, "checkpoint_model": False}
+    weights, _ = initial_weights(TINY_SPEC, 0)
+    reporter = EpochReporter("diet", config, 2, ScriptedValidation([0.5, 0.9]), [], TINY_SPEC)
+    for epoch in range(2):
+        reporter(epoch, {"loss": 1.0}, lambda: weights)
+    assert reporter.best_weights is None and reporter.best_epoch is None
+
+
+def test_entity_f1_is_reported_per_epoch(role_model):
+    history = role_model[-1].training_history
+    assert len(history) == 100 and all(0.0 <= h["e_f1"] <= 1.0 for h in history)
+    assert history[-1]["e_f1"] > history[0]["e_f1"]
+
+
+def test_hold_out_is_stratified_and_keeps_every_label():
+    labels = np.array([0] * 10 + [1] * 10 + [2] * 2)
+    train_index, held = hold_out(labels, 6, np.random.default_rng(0))
+    assert len(held) == 6 and len(train_index) == 16
+    assert set(labels[train_index]) == {0, 1, 2}
+    assert sorted(set(train_index) | set(held)) == list(range(22))
+
+
+def test_tag_spans_and_span_f1():
+    names = ["O", "B-city", "I-city", "L-city", "U-city"]
+    assert tag_spans([1, 2, 3, 0, 4], names, bilou=True) == {(0, 2, "city"), (4, 4, "city")}
+    assert tag_spans([2, 3, 0], names, bilou=True) == set()  # no B-: inconsistent
+    assert tag_spans([1, 1, 0, 1], ["O", "city"], bilou=False) == {(0, 1, "city"), (3, 3, "city")}
+    assert span_f1([[1, 3, 4]], [[1, 3, 0]], names, bilou=True) == pytest.approx(2 / 3)
+    assert span_f1([[0]], [[0]], names, bilou=True) == 1.0
+
+
+def test_parse_path_equals_the_padded_forward_pass(role_model):
+    diet = role_model[-1]
+    messages = [Message(text=t) for t in ["fly from Oslo to Rome", "two large pizzas", "hello", "to Paris"]]
+    for component in role_model[:-1]:
+        component.process(messages)
+    batch = inference.first_layer(messages, diet.dims, diet.model)
+    fast_sims, fast_scores = diet.model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
+                                              batch.lengths)
+    padded = diet_data.pad(diet_data.build_inputs(messages, diet.dims))
+    sims, scores = diet.model.forward(padded.sparse, padded.dense, padded.mask, padded.lengths)
+    np.testing.assert_allclose(fast_sims, sims, rtol=1e-4, atol=1e-4)
+    for head in scores:
+        for b, n in enumerate(padded.lengths):
+            np.testing.assert_allclose(fast_scores[head][b, :n], scores[head][b, :n], rtol=1e-4, atol=1e-4)
+
+
+def test_linear_shortcut_can_be_turned_off():
+    components = pipeline(epochs=2, linear_shortcut=False)
+    train(components, read_yaml_string(role_group_yaml()))
+    assert not any(name.startswith("linear_") for name in components[-1].weights)
+    parse(components, ["fly from Oslo to Rome"])
+
+
+def test_masked_language_model_trains_and_parses(tmp_path):
+    components = pipeline(epochs=40, use_masked_language_model=True, entity_recognition=False)
+    train(components, read_yaml_string(multi_yaml()))
+    diet = components[-1]
+    assert {"mlm/mask", "mlm_text_embed/kernel", "mlm_label_embed/kernel"} <= set(diet.weights)
+    assert [m.intent for m in parse(components, ["hello", "see you"])] == ["greet", "bye"]
+    loaded = persist_and_load(diet, tmp_path)
+    assert set(loaded.weights) == set(diet.weights)
+
+
+def test_masked_language_model_needs_a_transformer():
+    from intently.errors import ComponentConfigError
+
+    with pytest.raises(ComponentConfigError, match="use_masked_language_model"):
+        DIETClassifier({"use_masked_language_model": True, "number_of_transformer_layers": 0})
