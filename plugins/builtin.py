@@ -17,6 +17,7 @@ from intently.plugins.classifiers.keyword_intent_classifier import (
 from intently.plugins.classifiers.logistic_regression import (
     LogisticRegressionClassifier,
 )
+from intently.plugins.classifiers.response_selector import ResponseSelector
 from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
 from intently.plugins.extractors.entity_synonyms import EntitySynonymMapper
 from intently.plugins.extractors.regex_entity_extractor import RegexEntityExtractor
@@ -38,6 +39,7 @@ BUILTIN_COMPONENTS: tuple[type[Component], ...] = (
     DIETClassifier,
     KeywordIntentClassifier,
     FallbackClassifier,
+    ResponseSelector,
     EntitySynonymMapper,
 )
 
