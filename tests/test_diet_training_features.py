@@ -9,7 +9,7 @@ from intently.message import Message
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet import inference
 from intently.plugins.classifiers.diet.component import DIETClassifier
-from intently.plugins.classifiers.diet.numpy_model import initial_weights
+from intently.plugins.classifiers.diet.numpy_model import decode, initial_weights
 from intently.plugins.classifiers.diet.training import (
     EpochReporter,
     hold_out,
@@ -231,3 +231,61 @@ def test_masked_language_model_needs_a_transformer():
 
     with pytest.raises(ComponentConfigError, match="use_masked_language_model"):
         DIETClassifier({"use_masked_language_model": True, "number_of_transformer_layers": 0})
+
+
+BILOU_TAGS = ["O", "B-a", "I-a", "L-a", "U-a", "B-b", "I-b", "L-b", "U-b"]
+
+
+def test_decoding_never_breaks_the_bilou_scheme():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(50, 7, len(BILOU_TAGS))) * 3
+    transitions = rng.normal(size=(len(BILOU_TAGS), len(BILOU_TAGS)))
+    lengths = rng.integers(1, 8, size=50)
+    paths, _ = decode(scores, transitions, lengths, BILOU_TAGS, bilou=True)
+    for path in paths:
+        tags = [BILOU_TAGS[i] for i in path]
+        # Every path is exactly a sequence of whole entities: its spans re-encode it.
+        spans = tag_spans(list(path), BILOU_TAGS, bilou=True)
+        covered = sum(end - start + 1 for start, end, _ in spans)
+        assert covered == sum(t != "O" for t in tags), tags
+
+
+def test_crf_loss_equals_brute_force_over_allowed_paths():
+    tf_model = pytest.importorskip("intently.plugins.classifiers.diet.tf_model")
+    import itertools
+
+    from intently.plugins.classifiers.diet.numpy_model import transition_constraints
+
+    n = len(BILOU_TAGS)
+    spec = {**TINY_SPEC, "n_labels": 0, "n_tags": n}
+    weights, masks = initial_weights(spec, 0)
+    rng = np.random.default_rng(1)
+    weights["crf/transitions"] = rng.normal(size=(n, n)).astype(np.float32)
+    model = tf_model.DIETModel(spec, weights, masks, dict(DIETClassifier.defaults), 0, {"entity": BILOU_TAGS})
+    scores = rng.normal(size=(1, 3, n)).astype(np.float32)
+    gold = np.array([[1, 3, 0]])  # B-a L-a O
+    loss = float(model.crf_loss(scores, gold, np.array([3])))
+    pairs, start, end = transition_constraints(BILOU_TAGS, bilou=True)
+    trans = weights["crf/transitions"].astype(np.float64)
+
+    def path_score(path):
+        total = sum(scores[0, t, tag] for t, tag in enumerate(path))
+        return total + sum(trans[a, b] for a, b in itertools.pairwise(path))
+
+    allowed = [p for p in itertools.product(range(n), repeat=3)
+               if start[p[0]] == 0 and end[p[-1]] == 0 and all(pairs[a, b] == 0 for a, b in itertools.pairwise(p))]
+    log_z = np.log(np.sum(np.exp([path_score(p) for p in allowed])))
+    assert loss == pytest.approx(log_z - path_score(gold[0]), rel=1e-4)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 400])
+def test_sparse_dot_equals_scipy(rows):
+    import scipy.sparse
+
+    from intently.plugins.classifiers.diet.numpy_model import sparse_dot
+
+    rng = np.random.default_rng(rows)
+    matrix = scipy.sparse.random(rows, 300, density=0.05, format="csr", random_state=rows) * 3
+    matrix = scipy.sparse.vstack([matrix, scipy.sparse.csr_matrix((1, 300))], format="csr")  # an empty row
+    kernel = rng.normal(size=(300, 40)).astype(np.float32)
+    np.testing.assert_allclose(sparse_dot(matrix, kernel), matrix @ kernel, rtol=1e-4, atol=1e-4)

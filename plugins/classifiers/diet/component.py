@@ -27,8 +27,8 @@ from intently.plugins.classifiers.diet.numpy_model import (
     NumpyDIET,
     head_weight,
     initial_weights,
+    TagDecoder,
     softmax,
-    viterbi,
 )
 from intently.plugins.extractors import bilou
 from intently.plugins.tokenizers.tokenizer import INTENT_TOKENS
@@ -66,6 +66,7 @@ class DIETClassifier(Component):
         self.role_tags: list[str] = []
         self.group_tags: list[str] = []
         self.training_history: list[dict[str, float]] = []
+        self._decoders: dict[str, TagDecoder] | None = None
         self.dims: dict[str, int] = {}
         self.seed: int = 0
         self.comma_entities: list[str] = []
@@ -170,7 +171,8 @@ class DIETClassifier(Component):
             label_ids = label_ids[train_index]
             tag_ids = [tag_ids[i] for i in train_index]
         # TensorFlow's tf.Module wraps dicts it holds: give it copies.
-        model = tf_model.DIETModel(copy.deepcopy(spec), weights, masks, copy.deepcopy(cfg), seed)
+        model = tf_model.DIETModel(copy.deepcopy(spec), weights, masks, copy.deepcopy(cfg), seed,
+                                   copy.deepcopy(head_tags))
         reporter = training.EpochReporter(self.unique_name, cfg, cfg["epochs"], validation,
                                           head_tags.get("entity", []), spec)
         try:
@@ -184,6 +186,7 @@ class DIETClassifier(Component):
         self.weights = reporter.best_weights if reporter.best_weights is not None else model.numpy_weights()
         self.training_history = reporter.history
         self.model = NumpyDIET(spec, self.weights)
+        self._decoders = None
         self.comma_entities = sorted(
             {e.entity for m in examples for e in self._trainable_entities(m) if "," in str(e.value)}
         )
@@ -291,10 +294,12 @@ class DIETClassifier(Component):
         assert self.weights is not None
         names = {"entity": self.tags, "role": self.role_tags, "group": self.group_tags}
         decoded = {}
-        for head, head_scores in scores.items():
-            transitions = np.asarray(self.weights[head_weight(head, "transitions")], dtype=np.float64)
-            decoded[head] = viterbi(head_scores, transitions, lengths)
         flag = self.config["BILOU_flag"]
+        if self._decoders is None:
+            self._decoders = {head: TagDecoder(names[head], self.weights[head_weight(head, "transitions")], bilou=flag)
+                              for head in scores}
+        for head, head_scores in scores.items():
+            decoded[head] = self._decoders[head](head_scores, lengths)
         for row, message in enumerate(messages):
             tokens = message.tokens or []
             if not tokens or len(tokens) != int(lengths[row]):
@@ -358,6 +363,7 @@ class DIETClassifier(Component):
             instance.comma_entities = list(state["comma_entities"])
             instance.weights = weights
             instance.model = NumpyDIET(instance.spec, weights)
+            instance._decoders = None
             instance.split_entities = bilou.split_entities_config(
                 instance.config["split_entities_by_comma"], instance.comma_entities
             )

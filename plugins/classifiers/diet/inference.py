@@ -26,7 +26,7 @@ from intently.features import (
     feature_origins,
 )
 from intently.message import Message
-from intently.plugins.classifiers.diet.numpy_model import NumpyDIET
+from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, sparse_dot
 
 
 @attrs.frozen
@@ -87,8 +87,7 @@ def first_layer(messages: Sequence[Message], dims: dict[str, int], model: NumpyD
             column = 0
             for matrix, _ in blocks[kind, True]:
                 width = int(matrix.shape[1])  # type: ignore[attr-defined]
-                # float32 first: scipy would otherwise upcast (copy) the kernel slice to float64.
-                product += matrix.astype(model.dtype, copy=False) @ kernel[column : column + width]  # type: ignore[attr-defined]
+                product += sparse_dot(matrix, kernel[column : column + width])  # type: ignore[arg-type]
                 column += width
         dense = None
         if model.spec["dense_dim"]:

@@ -336,15 +336,47 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def viterbi(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+#: The score of a forbidden tag transition: exp() of it is exactly 0 in float32.
+FORBIDDEN = -1e4
+
+
+def transition_constraints(tags: list[str], *, bilou: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Penalties ``(pairs T x T, start T, end T)`` that forbid impossible BILOU sequences (0 or :data:`FORBIDDEN`).
+
+    After ``B-x`` or ``I-x`` only ``I-x`` or ``L-x`` may follow; after ``O``,
+    ``L-`` or ``U-`` no ``I-``/``L-``; a message cannot start with ``I-``/``L-``
+    nor end with ``B-``/``I-``. Training and decoding both use them, so the CRF
+    spends nothing on learning the scheme and never predicts a broken entity.
+    Without BILOU tags nothing is forbidden.
+    """
+    n = len(tags)
+    pairs, start, end = np.zeros((n, n)), np.zeros(n), np.zeros(n)
+    if not bilou or not n:
+        return pairs, start, end
+    prefixes = np.array([t[:2] if len(t) > 2 and t[1] == "-" and t[0] in "BILU" else "" for t in tags])
+    labels = np.array([t[2:] if p else t for t, p in zip(tags, prefixes)])
+    opens = np.isin(prefixes, ["B-", "I-"])
+    continues = np.isin(prefixes, ["I-", "L-"])
+    same = labels[:, None] == labels[None, :]
+    allowed = np.where(opens[:, None], continues[None, :] & same, ~continues[None, :])
+    pairs[~allowed] = FORBIDDEN
+    start[continues] = FORBIDDEN
+    end[opens] = FORBIDDEN
+    return pairs, start, end
+
+
+def viterbi(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray,
+            start: np.ndarray | None = None, end: np.ndarray | None = None
+            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Best tag paths of a linear-chain CRF, vectorised over the batch.
 
-    Returns, per message, the tag ids of its ``lengths[b]`` tokens and each
-    tag's confidence: the softmax over tags of the best-path scores ending at
-    that token (Rasa's CRF confidence).
+    ``start``/``end``: scores added to the first/last tag of each message
+    (:func:`transition_constraints`). Returns, per message, the tag ids of its
+    ``lengths[b]`` tokens and each tag's confidence: the softmax over tags of
+    the best-path scores ending at that token (Rasa's CRF confidence).
     """
     batch, length, n_tags = scores.shape
-    delta = scores[:, 0, :].copy()
+    delta = scores[:, 0, :] + (start if start is not None else 0.0)
     deltas = [delta]
     pointers = np.zeros((batch, length, n_tags), dtype=np.int64)
     for t in range(1, length):
@@ -363,10 +395,49 @@ def viterbi(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray) ->
             confidences.append(np.zeros(0))
             continue
         path = np.empty(n, dtype=np.int64)
-        path[n - 1] = int(np.argmax(deltas[n - 1][b]))
+        path[n - 1] = int(np.argmax(deltas[n - 1][b] + (end if end is not None else 0.0)))
         for t in range(n - 1, 0, -1):
             path[t - 1] = pointers[b, t, path[t]]
         probs = softmax(np.stack([deltas[t][b] for t in range(n)]), axis=-1)
         paths.append(path)
         confidences.append(probs[np.arange(n), path])
     return paths, confidences
+
+
+class TagDecoder:
+    """Viterbi decoding of one tag head with its learned transitions and the BILOU constraints (built once)."""
+
+    def __init__(self, tags: list[str], transitions: np.ndarray, *, bilou: bool) -> None:
+        pairs, self.start, self.end = transition_constraints(tags, bilou=bilou)
+        self.transitions = np.asarray(transitions, dtype=np.float64) + pairs
+
+    def __call__(self, scores: np.ndarray, lengths: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return viterbi(np.asarray(scores, dtype=np.float64), self.transitions, lengths, self.start, self.end)
+
+
+def decode(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray, tags: list[str], *, bilou: bool
+           ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """:func:`viterbi` with the learned ``transitions`` and the BILOU scheme's constraints."""
+    return TagDecoder(tags, transitions, bilou=bilou)(scores, lengths)
+
+
+#: Up to this many temporary values a sparse product is done by gathering kernel rows (see :func:`sparse_dot`).
+_GATHER_LIMIT = 2_000_000
+
+
+def sparse_dot(matrix: scipy.sparse.csr_matrix, kernel: np.ndarray) -> np.ndarray:
+    """``matrix @ kernel`` in the kernel's dtype.
+
+    For the few non-zeros of a short message the kernel rows are gathered and
+    summed per row with numpy: scipy would first build a converted copy of the
+    matrix, which costs more than the product itself. Bigger batches use scipy.
+    """
+    if matrix.nnz * kernel.shape[1] > _GATHER_LIMIT:
+        return np.asarray(matrix.astype(kernel.dtype) @ kernel)
+    out = np.zeros((matrix.shape[0], kernel.shape[1]), dtype=kernel.dtype)
+    if matrix.nnz:
+        contributions = kernel[matrix.indices] * matrix.data.astype(kernel.dtype)[:, None]
+        starts = matrix.indptr[:-1]
+        filled = np.diff(matrix.indptr) > 0
+        out[filled] = np.add.reduceat(contributions, starts[filled], axis=0)
+    return out

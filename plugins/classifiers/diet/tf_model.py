@@ -25,6 +25,7 @@ from intently.plugins.classifiers.diet.numpy_model import (
     head_weight,
     label_composition,
     tag_heads,
+    transition_constraints,
 )
 from intently.plugins.classifiers.diet.training import batch_entity_f1
 
@@ -56,23 +57,24 @@ def _positions(length: tf.Tensor, units: int) -> tf.Tensor:
     return tf.where(even[None, :], tf.sin(angles), tf.cos(angles))
 
 
-#: The linear shortcut's kernels are stored divided by this factor. Adam moves
-#: every variable by about ``learning_rate`` per step whatever its gradient, so
-#: this is the shortcut's learning rate relative to the rest of the network: a
-#: linear model over sparse counts needs weights of order 1, which at Rasa's
-#: learning rate (0.001) the few hundred steps of a small data set never reach.
-LINEAR_SHORTCUT_SCALE = 10.0
+#: The linear shortcut's kernels and the CRF transitions are stored divided by
+#: this factor. Adam moves every variable by about ``learning_rate`` per step
+#: whatever its gradient, so this is their learning rate relative to the rest
+#: of the network: linear weights over sparse counts and transition scores need
+#: values of order 1 to 10, which at Rasa's learning rate (0.001) the few
+#: hundred steps of a small data set never reach.
+LINEAR_SCALE = 10.0
 
 
 def _scale(name: str) -> float:
-    return LINEAR_SHORTCUT_SCALE if name.startswith("linear_") else 1.0
+    return LINEAR_SCALE if name.startswith("linear_") or name.endswith("crf/transitions") else 1.0
 
 
 class DIETModel(tf.Module):
     """Variables named as in :func:`.numpy_model.architecture`; masks are constants."""
 
     def __init__(self, spec: dict[str, Any], weights: dict[str, np.ndarray], masks: dict[str, np.ndarray],
-                 config: dict[str, Any], seed: int) -> None:
+                 config: dict[str, Any], seed: int, head_tags: dict[str, list[str]] | None = None) -> None:
         super().__init__(name="diet")
         self.spec = spec
         self.config = config
@@ -83,6 +85,12 @@ class DIETModel(tf.Module):
         self.masks = {name: tf.constant(mask, tf.float32) for name, mask in masks.items()}
         self.generator = tf.random.Generator.from_seed(seed)
         self.composition = tf.constant(label_composition(spec)) if spec["n_labels"] else None
+        # Per tag head: (pair, start, end) penalties forbidding impossible BILOU sequences.
+        self.constraints = {
+            head: tuple(tf.constant(c, tf.float32) for c in transition_constraints(
+                list((head_tags or {}).get(head, [])), bilou=bool(config["BILOU_flag"]) and bool(head_tags)))
+            for head, _ in tag_heads(spec)
+        }
         self.m = {n: tf.Variable(tf.zeros_like(v)) for n, v in self.vars.items()}
         self.v = {n: tf.Variable(tf.zeros_like(v)) for n, v in self.vars.items()}
         self.step = tf.Variable(0, dtype=tf.int64)
@@ -268,22 +276,27 @@ class DIETModel(tf.Module):
         for the hundred-odd tags of BILOU tagging.
         """
         trans = self.w(head_weight(head, "transitions"))
+        pairs, start, end = self.constraints[head]
+        if pairs.shape[0] == trans.shape[0]:
+            allowed = trans + pairs
+        else:  # no tag names given: nothing forbidden
+            allowed, start, end = trans, tf.zeros_like(trans[0]), tf.zeros_like(trans[0])
         length = tf.shape(scores, out_type=lengths.dtype)[1]
         positions = tf.range(length, dtype=lengths.dtype)
         token_mask = tf.cast(positions[None, :] < lengths[:, None], tf.float32)
         emitted = tf.reduce_sum(tf.gather(scores, tags, batch_dims=2) * token_mask, axis=1)
         pair = tf.gather(tf.reshape(trans, [-1]), tags[:, :-1] * tf.shape(trans, out_type=tags.dtype)[0] + tags[:, 1:])
         moved = tf.reduce_sum(pair * token_mask[:, 1:], axis=1)
-        trans_max = tf.reduce_max(trans)
-        exp_trans = tf.exp(trans - trans_max)
-        alpha = scores[:, 0, :]
+        trans_max = tf.reduce_max(allowed)
+        exp_trans = tf.exp(allowed - trans_max)
+        alpha = scores[:, 0, :] + start
         for t in tf.range(tf.constant(1, lengths.dtype), length):
             top = tf.reduce_max(alpha, axis=1, keepdims=True)
             summed = tf.matmul(tf.exp(alpha - top), exp_trans)
             new = tf.math.log(tf.maximum(summed, 1e-30)) + top + trans_max + scores[:, t, :]
             alpha = tf.where((t < lengths)[:, None], new, alpha)
         has_tokens = tf.cast(lengths > 0, tf.float32)
-        log_z = tf.reduce_logsumexp(alpha, axis=1) * has_tokens
+        log_z = tf.reduce_logsumexp(alpha + end, axis=1) * has_tokens
         return tf.reduce_mean(log_z - emitted - moved)
 
     def _train_step_impl(self, sparse, dense, mask, lengths, labels, tags):
@@ -374,7 +387,7 @@ class DIETModel(tf.Module):
                 metrics["i_acc"] = acc
             if self.spec.get("n_tags") and out is not None:
                 metrics["e_loss"] = ent
-                metrics["e_f1"] = batch_entity_f1(out[3].numpy(), self.vars["crf/transitions"].numpy(),
+                metrics["e_f1"] = batch_entity_f1(out[3].numpy(), self.w("crf/transitions").numpy(),
                                                   batch_tags[:, :, 0], padded.lengths, tag_names, bilou=bilou)
             on_epoch_end(epoch, metrics, self.numpy_weights)
 

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import numpy as np
 from intently.plugins.classifiers.diet import data as diet_data
-from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, viterbi
+from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, decode
 from intently.plugins.extractors.bilou import bilou_prefix, tag_without_prefix
 from intently.progress import ProgressBar
 
@@ -116,8 +116,8 @@ class Validation:
         if sims is not None and has.any():
             metrics["val_i_acc"] = float(np.mean(sims.argmax(axis=1)[has] == self.labels[has]))
         if "entity" in scores:
-            transitions = model.w["crf/transitions"].astype(np.float64)
-            paths, _ = viterbi(scores["entity"].astype(np.float64), transitions, padded.lengths)
+            paths, _ = decode(scores["entity"], model.w["crf/transitions"], padded.lengths, list(tag_names),
+                              bilou=bilou)
             gold = [np.asarray(t)[:, 0] if np.ndim(t) == 2 else np.asarray(t) for t in self.tags]
             metrics["val_e_f1"] = span_f1(paths, gold, tag_names, bilou=bilou)
         return metrics
@@ -126,7 +126,7 @@ class Validation:
 def batch_entity_f1(scores: np.ndarray, transitions: np.ndarray, gold: np.ndarray, lengths: np.ndarray,
                     tag_names: Sequence[str], *, bilou: bool) -> float:
     """Entity F1 of one training batch: Viterbi over its scores against its gold entity tags (B x L)."""
-    paths, _ = viterbi(scores.astype(np.float64), transitions.astype(np.float64), lengths)
+    paths, _ = decode(scores, transitions, lengths, list(tag_names), bilou=bilou)
     return span_f1(paths, [gold[b, : lengths[b]] for b in range(len(lengths))], tag_names, bilou=bilou)
 
 
