@@ -281,7 +281,6 @@ def test_crf_loss_equals_brute_force_over_allowed_paths():
 @pytest.mark.parametrize("rows", [1, 3, 400])
 def test_sparse_dot_equals_scipy(rows):
     import scipy.sparse
-
     from intently.plugins.classifiers.diet.numpy_model import sparse_dot
 
     rng = np.random.default_rng(rows)

@@ -25,9 +25,9 @@ from intently.plugins.classifiers.diet import inference, training
 from intently.plugins.classifiers.diet.numpy_model import (
     TAG_HEADS,
     NumpyDIET,
+    TagDecoder,
     head_weight,
     initial_weights,
-    TagDecoder,
     softmax,
 )
 from intently.plugins.extractors import bilou
