@@ -193,10 +193,10 @@ def test_tag_spans_and_span_f1():
     assert span_f1([[0]], [[0]], names, bilou=True) == 1.0
 
 
-def test_parse_path_equals_the_padded_forward_pass(role_model):
-    diet = role_model[-1]
-    messages = [Message(text=t) for t in ["fly from Oslo to Rome", "two large pizzas", "hello", "to Paris"]]
-    for component in role_model[:-1]:
+def assert_parse_path_equals_forward(components: list, texts: list[str]) -> None:
+    diet = components[-1]
+    messages = [Message(text=t) for t in texts]
+    for component in components[:-1]:
         component.process(messages)
     batch = inference.first_layer(messages, diet.dims, diet.model)
     fast_sims, fast_scores = diet.model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
@@ -204,16 +204,30 @@ def test_parse_path_equals_the_padded_forward_pass(role_model):
     padded = diet_data.pad(diet_data.build_inputs(messages, diet.dims))
     sims, scores = diet.model.forward(padded.sparse, padded.dense, padded.mask, padded.lengths)
     np.testing.assert_allclose(fast_sims, sims, rtol=1e-4, atol=1e-4)
+    assert fast_scores.keys() == scores.keys()
     for head in scores:
         for b, n in enumerate(padded.lengths):
             np.testing.assert_allclose(fast_scores[head][b, :n], scores[head][b, :n], rtol=1e-4, atol=1e-4)
 
 
-def test_linear_shortcut_can_be_turned_off():
-    components = pipeline(epochs=2, linear_shortcut=False)
+TEXTS = ["fly from Oslo to Rome", "two large pizzas", "hello", "to Paris"]
+
+
+def test_parse_path_equals_the_padded_forward_pass(role_model):
+    assert_parse_path_equals_forward(role_model, TEXTS)
+
+
+def test_linear_shortcut_adds_its_kernels_and_parses_the_same_on_both_paths():
+    components = pipeline(epochs=3, linear_shortcut=True)
     train(components, read_yaml_string(role_group_yaml()))
-    assert not any(name.startswith("linear_") for name in components[-1].weights)
-    parse(components, ["fly from Oslo to Rome"])
+    names = set(components[-1].weights)
+    assert {"linear_labels/kernel", "linear_tags/kernel", "linear_role_tags/kernel",
+            "linear_group_tags/kernel"} <= names
+    assert_parse_path_equals_forward(components, TEXTS)
+    off = pipeline(epochs=1)
+    train(off, read_yaml_string(role_group_yaml()))
+    assert not any(name.startswith("linear_") for name in off[-1].weights)
+
 
 
 def test_masked_language_model_trains_and_parses(tmp_path):

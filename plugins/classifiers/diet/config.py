@@ -78,10 +78,10 @@ DEFAULTS: dict[str, Any] = {
 #: intently's own keys (not in Rasa; a Rasa config simply leaves them at their default).
 EXTENSIONS: dict[str, Any] = {
     # A linear path from the sparse features straight to the intent and tag
-    # scores, trained jointly with the transformer ("wide and deep"): the
-    # model is at least as good as a linear classifier and a linear-chain CRF
-    # on the same features, which matters most on small data.
-    "linear_shortcut": True,
+    # scores, trained jointly with the transformer ("wide and deep"). Off by
+    # default: on snips/train-100 it changed intent accuracy and entity F1 by
+    # less than run-to-run noise (97.3 / 74.4 % with it, 97.3 / 74.1 % without).
+    "linear_shortcut": False,
 }
 DEFAULTS.update(EXTENSIONS)
 
