@@ -302,3 +302,21 @@ def test_sparse_dot_equals_scipy(rows):
     matrix = scipy.sparse.vstack([matrix, scipy.sparse.csr_matrix((1, 300))], format="csr")  # an empty row
     kernel = rng.normal(size=(300, 40)).astype(np.float32)
     np.testing.assert_allclose(sparse_dot(matrix, kernel), matrix @ kernel, rtol=1e-4, atol=1e-4)
+
+
+def test_bilou_viterbi_step_equals_the_dense_constrained_step():
+    from intently.plugins.classifiers.diet.numpy_model import TagDecoder, transition_constraints, viterbi
+
+    tags = diet_data.tag_set([["U-a", "B-b", "L-b", "U-c"]], bilou=True)
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(40, 9, len(tags))) * 2
+    transitions = rng.normal(size=(len(tags), len(tags)))
+    lengths = rng.integers(1, 10, size=40)
+    decoder = TagDecoder(tags, transitions, bilou=True)
+    assert decoder.step is not None
+    fast_paths, fast_conf = decoder(scores, lengths)
+    pairs, start, end = transition_constraints(tags, bilou=True)
+    paths, conf = viterbi(scores, transitions + pairs, lengths, start, end)
+    for a, b, c, d in zip(fast_paths, paths, fast_conf, conf):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(c, d)

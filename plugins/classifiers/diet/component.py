@@ -245,8 +245,13 @@ class DIETClassifier(Component):
         model = self.model
         if model is None or not messages:
             return
-        for start in range(0, len(messages), PARSE_BATCH):
-            self._process_batch(messages[start : start + PARSE_BATCH])
+        if len(messages) <= PARSE_BATCH:
+            self._process_batch(messages)
+            return
+        # Messages of similar length together: far less padding in the transformer and the CRF.
+        order = sorted(range(len(messages)), key=lambda i: len(messages[i].tokens or ()))
+        for start in range(0, len(order), PARSE_BATCH):
+            self._process_batch([messages[i] for i in order[start : start + PARSE_BATCH]])
 
     def _process_batch(self, messages: Sequence[Message]) -> None:
         model = self.model
