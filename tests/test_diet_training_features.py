@@ -305,7 +305,11 @@ def test_sparse_dot_equals_scipy(rows):
 
 
 def test_bilou_viterbi_step_equals_the_dense_constrained_step():
-    from intently.plugins.classifiers.diet.numpy_model import TagDecoder, transition_constraints, viterbi
+    from intently.plugins.classifiers.diet.numpy_model import (
+        TagDecoder,
+        transition_constraints,
+        viterbi,
+    )
 
     tags = diet_data.tag_set([["U-a", "B-b", "L-b", "U-c"]], bilou=True)
     rng = np.random.default_rng(3)
