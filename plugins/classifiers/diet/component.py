@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 #: Messages per padded batch while parsing.
 PARSE_BATCH = 128
+#: Messages whose first-layer rows are computed at once (bounds their memory).
+ROWS_BATCH = 4096
 
 
 class DIETClassifier(Component):
@@ -242,18 +244,12 @@ class DIETClassifier(Component):
 
     def process(self, messages: Sequence[Message], **context: Any) -> None:
         """Set intent, confidence and ranking, and append the extracted entities."""
-        model = self.model
-        if model is None or not messages:
+        if self.model is None or not messages:
             return
-        if len(messages) <= PARSE_BATCH:
-            self._process_batch(messages)
-            return
-        # Messages of similar length together: far less padding in the transformer and the CRF.
-        order = sorted(range(len(messages)), key=lambda i: len(messages[i].tokens or ()))
-        for start in range(0, len(order), PARSE_BATCH):
-            self._process_batch([messages[i] for i in order[start : start + PARSE_BATCH]])
+        for start in range(0, len(messages), ROWS_BATCH):
+            self._process_chunk(messages[start : start + ROWS_BATCH])
 
-    def _process_batch(self, messages: Sequence[Message]) -> None:
+    def _process_chunk(self, messages: Sequence[Message]) -> None:
         model = self.model
         assert model is not None
         keep = [i for i, m in enumerate(messages) if m.text and m.text.strip()]
@@ -265,17 +261,24 @@ class DIETClassifier(Component):
             return
         chosen = [messages[i] for i in keep]
         try:
-            batch = inference.first_layer(chosen, self.dims, model)
+            rows = inference.first_layer_rows(chosen, self.dims, model)
         except ValueError as error:
             raise ComponentError(
                 f"{self.unique_name}: {error}",
                 hint="the featurizers before it changed since training; train the model again",
             ) from error
-        sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask, batch.lengths)
-        if sims is not None:
-            self._set_intents(chosen, sims)
-        if scores:
-            self._set_entities(chosen, scores, batch.lengths)
+        # Messages of similar length together: far less padding in the transformer and the CRF.
+        order = np.argsort(rows.lengths, kind="stable")
+        for start in range(0, len(order), PARSE_BATCH):
+            index = order[start : start + PARSE_BATCH]
+            batch = rows.pad(index)
+            sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
+                                       batch.lengths)
+            group = [chosen[i] for i in index]
+            if sims is not None:
+                self._set_intents(group, sims)
+            if scores:
+                self._set_entities(group, scores, batch.lengths)
 
     def _set_intents(self, messages: Sequence[Message], sims: np.ndarray) -> None:
         probabilities = softmax(sims, axis=1)

@@ -54,8 +54,49 @@ def _width(blocks: list[tuple[object, np.ndarray]]) -> int:
     return sum(int(matrix.shape[1]) for matrix, _ in blocks)  # type: ignore[attr-defined]
 
 
-def first_layer(messages: Sequence[Message], dims: dict[str, int], model: NumpyDIET) -> FirstLayer:
-    """The padded first-layer output of ``messages`` (featurized as in training).
+@attrs.frozen
+class FirstLayerRows:
+    """The first-layer output of a batch, unpadded: token rows (message ``i`` owns
+    ``offsets[i]:offsets[i+1]``) and one sentence row per message; the linear
+    shortcut's scores likewise (None without one)."""
+
+    token_x: np.ndarray
+    token_linear: np.ndarray | None
+    sentence_x: np.ndarray
+    sentence_linear: np.ndarray | None
+    offsets: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets).astype(np.int64)
+
+    def pad(self, index: np.ndarray) -> FirstLayer:
+        """The padded batch of the messages ``index``."""
+        index = np.asarray(index, dtype=np.int64)
+        n = len(index)
+        lengths = self.lengths[index]
+        length = int(lengths.max()) + 1 if n else 1
+        starts = self.offsets[index]
+        owner = np.repeat(np.arange(n), lengths)
+        local = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        source = np.repeat(starts, lengths) + local
+        target = owner * length + local
+        x = np.zeros((n * length, self.token_x.shape[1]), dtype=self.token_x.dtype)
+        x[target] = self.token_x[source]
+        x[np.arange(n) * length + lengths] = self.sentence_x[index]
+        token_linear = None
+        if self.token_linear is not None:
+            token_linear = np.zeros((n * length, self.token_linear.shape[1]), dtype=self.token_linear.dtype)
+            token_linear[target] = self.token_linear[source]
+            token_linear = token_linear.reshape(n, length, -1)
+        sentence_linear = None if self.sentence_linear is None else self.sentence_linear[index]
+        mask = (np.arange(length)[None, :] <= lengths[:, None]).astype(self.token_x.dtype)
+        return FirstLayer(x=x.reshape(n, length, -1), token_linear=token_linear, sentence_linear=sentence_linear,
+                          mask=mask, lengths=lengths)
+
+
+def first_layer_rows(messages: Sequence[Message], dims: dict[str, int], model: NumpyDIET) -> FirstLayerRows:
+    """The first-layer output of ``messages`` (featurized as in training), one product per feature block.
 
     Raises:
         ValueError: the features' widths differ from ``dims`` (those seen in
@@ -72,12 +113,6 @@ def first_layer(messages: Sequence[Message], dims: dict[str, int], model: NumpyD
     offsets = sequence_blocks[0][1] if sequence_blocks else np.zeros(n + 1, dtype=np.int64)
     if any(not np.array_equal(block_offsets, offsets) for _, block_offsets in sequence_blocks):
         raise ValueError("the featurizers' sequence features have different numbers of rows per message")
-    lengths = np.diff(offsets).astype(np.int64)
-    n_tokens = int(offsets[-1])
-    length = int(lengths.max()) + 1 if n else 1
-    owner = np.repeat(np.arange(n), lengths)
-    token_rows = owner * length + (np.arange(n_tokens) - offsets[owner])
-    sentence_rows = np.arange(n) * length + lengths
 
     def rows_of(kind: FeatureKind, count: int) -> tuple[np.ndarray, np.ndarray | None]:
         product = None
@@ -99,16 +134,12 @@ def first_layer(messages: Sequence[Message], dims: dict[str, int], model: NumpyD
                 column += width
         return model.first_layer_rows(product, dense)
 
-    token_x, token_linear = rows_of(SEQUENCE, n_tokens)
+    token_x, token_linear = rows_of(SEQUENCE, int(offsets[-1]))
     sentence_x, sentence_linear = rows_of(SENTENCE, n)
-    x = np.zeros((n * length, token_x.shape[1]), dtype=model.dtype)
-    x[token_rows] = token_x
-    x[sentence_rows] = sentence_x
-    padded_linear = None
-    if token_linear is not None:
-        padded_linear = np.zeros((n * length, token_linear.shape[1]), dtype=model.dtype)
-        padded_linear[token_rows] = token_linear
-        padded_linear = padded_linear.reshape(n, length, -1)
-    mask = (np.arange(length)[None, :] <= lengths[:, None]).astype(model.dtype)
-    return FirstLayer(x=x.reshape(n, length, -1), token_linear=padded_linear, sentence_linear=sentence_linear,
-                      mask=mask, lengths=lengths)
+    return FirstLayerRows(token_x=token_x, token_linear=token_linear, sentence_x=sentence_x,
+                          sentence_linear=sentence_linear, offsets=np.asarray(offsets, dtype=np.int64))
+
+
+def first_layer(messages: Sequence[Message], dims: dict[str, int], model: NumpyDIET) -> FirstLayer:
+    """The padded first-layer output of ``messages`` (:func:`first_layer_rows`, then padded)."""
+    return first_layer_rows(messages, dims, model).pad(np.arange(len(messages)))

@@ -21,18 +21,17 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-import scipy.special
 
 #: Names of the weight matrices that are masked by ``connection_density``.
 MASKED_SUFFIX = "/kernel"
 LN_EPSILON = 1e-6
 #: A Python float: a numpy float64 scalar would promote float32 arrays to float64 (NEP 50).
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_GELU_C = math.sqrt(2.0 / math.pi)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU."""
-    return 0.5 * x * (1.0 + scipy.special.erf(x * _INV_SQRT2))
+    """GELU, tanh approximation (as ``tf.nn.gelu(approximate=True)``): in numpy about 10x faster than erf."""
+    return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
 
 
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -416,12 +415,14 @@ class TagDecoder:
     """Viterbi decoding of one tag head with its learned transitions and the BILOU constraints (built once)."""
 
     def __init__(self, tags: list[str], transitions: np.ndarray, *, bilou: bool) -> None:
-        pairs, self.start, self.end = transition_constraints(tags, bilou=bilou)
-        self.transitions = np.asarray(transitions, dtype=np.float64) + pairs
+        # float32 throughout: half the memory traffic of the per-step maxima.
+        pairs, start, end = transition_constraints(tags, bilou=bilou)
+        self.start, self.end = start.astype(np.float32), end.astype(np.float32)
+        self.transitions = (np.asarray(transitions, dtype=np.float64) + pairs).astype(np.float32)
         self.step = _BilouStep(tags, self.transitions) if bilou and _BilouStep.applies(tags) else None
 
     def __call__(self, scores: np.ndarray, lengths: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        return viterbi(np.asarray(scores, dtype=np.float64), self.transitions, lengths, self.start, self.end,
+        return viterbi(np.asarray(scores, dtype=np.float32), self.transitions, lengths, self.start, self.end,
                        self.step)
 
 
@@ -455,7 +456,7 @@ class _BilouStep:
 
     def __call__(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batch = delta.shape[0]
-        new = np.empty((batch, self.size))
+        new = np.empty((batch, self.size), dtype=delta.dtype)
         best = np.empty((batch, self.size), dtype=np.int64)
         candidates = delta[:, self.closed][:, :, None] + self.open_transitions[None]
         new[:, self.opened] = candidates.max(axis=1)

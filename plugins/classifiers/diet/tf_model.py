@@ -41,7 +41,7 @@ def _sparse_tensor(matrix: Any, width: int, rows: int) -> tf.SparseTensor:
 
 
 def _gelu(x: tf.Tensor) -> tf.Tensor:
-    return tf.nn.gelu(x, approximate=False)
+    return tf.nn.gelu(x, approximate=True)
 
 
 def _layer_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
