@@ -16,6 +16,7 @@ from intently.message import Message
 from intently.pipeline import build_pipeline
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet.component import DIETClassifier
+from intently.plugins.classifiers.diet.numpy_model import decode
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
 from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
 from intently.registry import ComponentRegistry, get_registry
@@ -124,10 +125,18 @@ def test_numpy_forward_matches_tensorflow(joint_model):
         component.process(messages)
     inputs = diet_data.build_inputs(messages, diet.dims)
     padded = diet_data.pad(inputs)
-    numpy_sims, _ = diet.model.forward(padded.sparse, padded.dense, padded.mask, padded.lengths)
-    tf_sims = diet._tf_model.predict_similarities(padded)
+    numpy_sims, numpy_scores = diet.model.forward(padded.sparse, padded.dense, padded.mask, padded.lengths)
+    tf_sims, tf_scores = diet._tf_model.predict(padded)
     assert numpy_sims.shape == (300, len(diet.labels))
     np.testing.assert_allclose(numpy_sims, tf_sims, atol=1e-4, rtol=1e-4)
+    # Entity tags: the same scores, hence the same Viterbi paths.
+    assert numpy_scores.keys() == tf_scores.keys() == {"entity"}
+    np.testing.assert_allclose(numpy_scores["entity"], tf_scores["entity"], atol=1e-4, rtol=1e-4)
+    transitions = diet.weights["crf/transitions"]
+    numpy_paths, _ = decode(numpy_scores["entity"], transitions, padded.lengths, diet.tags, bilou=True)
+    tf_paths, _ = decode(tf_scores["entity"], transitions, padded.lengths, diet.tags, bilou=True)
+    assert all(np.array_equal(a, b) for a, b in zip(numpy_paths, tf_paths))
+    assert sum(int((path > 0).sum()) for path in numpy_paths) > 100  # plenty of entity tags compared
 
 
 def test_persist_load_gives_identical_predictions(joint_model, tmp_path):

@@ -215,7 +215,9 @@ class NumpyDIET:
             for kind, rows, linear in (("sequence", kernel[:split], token_linear),
                                        ("sentence", kernel[split:], ["linear_labels/kernel"])):
                 parts = [rows] + [self.w[name] for name in linear if name in self.w]
-                self.sparse_kernels[kind] = np.ascontiguousarray(np.concatenate(parts, axis=1))
+                # Without a shortcut the kernel's own rows (a view, no copy).
+                joined = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+                self.sparse_kernels[kind] = np.ascontiguousarray(joined)
 
     def first_layer_rows(self, sparse_product: np.ndarray | None, dense: np.ndarray | None
                          ) -> tuple[np.ndarray, np.ndarray | None]:

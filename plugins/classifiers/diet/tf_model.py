@@ -395,12 +395,11 @@ class DIETModel(tf.Module):
         """The effective (masked) weights, for persisting and the numpy forward pass."""
         return {name: self.w(name).numpy().astype(np.float32) for name in self.names}
 
-    def predict_similarities(self, padded: diet_data.Padded) -> np.ndarray:
-        """Similarities without dropout (for tests comparing with numpy)."""
+    def predict(self, padded: diet_data.Padded) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """Similarities and tag scores without dropout (for tests comparing with numpy)."""
         sparse, dense, mask, lengths = self.tensors(padded)
-        sims, _ = self.forward(sparse, dense, mask, lengths, training=False)
-        assert sims is not None
-        return sims.numpy()
+        sims, scores = self.forward(sparse, dense, mask, lengths, training=False)
+        return (None if sims is None else sims.numpy()), {head: s.numpy() for head, s in scores.items()}
 
 
 def loss_scale(cross_entropy: tf.Tensor) -> tf.Tensor:
