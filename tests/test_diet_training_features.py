@@ -324,3 +324,19 @@ def test_bilou_viterbi_step_equals_the_dense_constrained_step():
     for a, b, c, d in zip(fast_paths, paths, fast_conf, conf):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(c, d, rtol=1e-5)
+
+
+def test_tag_scores_see_the_sentence_unless_turned_off(role_model):
+    assert {"tags_context/kernel", "role_tags_context/kernel", "group_tags_context/kernel"} <= set(
+        role_model[-1].weights)
+    off = pipeline(epochs=1, sentence_to_tags=False)
+    train(off, read_yaml_string(role_group_yaml()))
+    assert not any("context" in name for name in off[-1].weights)
+    parse(off, ["fly from Oslo to Rome"])
+
+
+def test_sentence_to_tags_must_be_a_boolean():
+    from intently.errors import ComponentConfigError
+
+    with pytest.raises(ComponentConfigError, match="sentence_to_tags"):
+        DIETClassifier({"sentence_to_tags": "yes"})

@@ -36,6 +36,11 @@ What it does, and where it differs from Rasa on purpose:
   tags of the best-path scores at its token (as Rasa's CRF). With BILOU tags
   impossible sequences (``O`` then ``I-x``, ``B-x`` then ``O``, ...) are
   forbidden in training and decoding, so no entity comes out broken.
+* ``sentence_to_tags`` (intently's own key, on by default): every token's tag
+  scores also get a term from the sentence position's output, so entity
+  types can depend on what the message is about (on ``snips/train-100.yml``
+  entity F1 74.1 -> 78.1 % with ``transformer_size: 128``; movie names and
+  book titles were the commonest confusion).
 * The CRF transitions learn 10x faster than the rest (Adam's steps are
   about ``learning_rate`` in size, and transition scores need to reach values
   of order 1-10 in the few hundred steps of a small data set).

@@ -216,6 +216,7 @@ class DIETClassifier(Component):
             "n_group_tags": len(head_tags.get("group", [])),
             "linear": bool(cfg["linear_shortcut"]),
             "mlm": bool(cfg["use_masked_language_model"]),
+            "sentence_to_tags": bool(cfg["sentence_to_tags"]),
             "sequence_sparse_dim": dims["sequence_sparse"],
         }
         if label_tokens is not None:

@@ -121,6 +121,8 @@ def architecture(spec: dict[str, Any]) -> list[tuple[str, tuple[int, ...], bool]
     for head, n in tag_heads(spec):
         weights += [(head_weight(head, "kernel"), (width, n), False), (head_weight(head, "bias"), (n,), False),
                     (head_weight(head, "transitions"), (n, n), False)]
+        if spec.get("sentence_to_tags"):
+            weights.append((head_weight(head, "context"), (width, n), False))
     return weights
 
 
@@ -160,7 +162,8 @@ def head_weight(head: str, part: str) -> str:
     """
     prefix = "" if head == "entity" else f"{head}_"
     return {"kernel": f"{prefix}tags/kernel", "bias": f"{prefix}tags/bias",
-            "transitions": f"{prefix}crf/transitions", "linear": f"linear_{prefix}tags/kernel"}[part]
+            "transitions": f"{prefix}crf/transitions", "linear": f"linear_{prefix}tags/kernel",
+            "context": f"{prefix}tags_context/kernel"}[part]
 
 
 def initial_weights(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -282,6 +285,9 @@ class NumpyDIET:
         column = 0
         for head, n in tag_heads(self.spec):
             scores[head] = outputs @ self.w[head_weight(head, "kernel")] + self.w[head_weight(head, "bias")]
+            if self.spec.get("sentence_to_tags"):
+                sentence = outputs[np.arange(len(lengths)), lengths]
+                scores[head] = scores[head] + (sentence @ self.w[head_weight(head, "context")])[:, None, :]
             if token_linear is not None:
                 scores[head] = scores[head] + token_linear[:, :, column : column + n]
                 column += n

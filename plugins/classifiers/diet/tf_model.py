@@ -157,6 +157,10 @@ class DIETModel(tf.Module):
         for head, n in tag_heads(spec):
             scores[head] = (tf.einsum("blh,ht->blt", x, self.w(head_weight(head, "kernel")))
                             + self.w(head_weight(head, "bias")))
+            if spec.get("sentence_to_tags"):
+                index = tf.stack([tf.range(tf.shape(lengths)[0], dtype=lengths.dtype), lengths], axis=1)
+                sentence = tf.gather_nd(x, index)
+                scores[head] += tf.matmul(sentence, self.w(head_weight(head, "context")))[:, None, :]
             if token_linear is not None:
                 scores[head] += token_linear[:, :, column : column + n]
                 column += n
