@@ -221,14 +221,6 @@ def tag_set(tag_lists: Sequence[Sequence[str]], *, bilou: bool) -> list[str]:
     return [NO_ENTITY_TAG, *labels]
 
 
-def batch_sizes_from(config: dict[str, Any]) -> tuple[int, int]:
-    """``(first, last)`` batch sizes of the config (a single number: constant)."""
-    value = config["batch_size"]
-    if isinstance(value, int):
-        return value, value
-    return int(value[0]), int(value[1])
-
-
 def encode_tags(tag_lists: dict[str, list[list[str]]], head_tags: dict[str, list[str]],
                 lengths: np.ndarray) -> list[np.ndarray]:
     """Per message, its tag ids as a (tokens x heads) array (heads in ``tag_lists`` order).

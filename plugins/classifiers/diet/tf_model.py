@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet.numpy_model import (
     LN_EPSILON,
@@ -361,7 +362,7 @@ class DIETModel(tf.Module):
         intent accuracy, entity loss and the entity F1 of its last batch, and
         a callable returning the current numpy weights.
         """
-        first, last = diet_data.batch_sizes_from(self.config)
+        first, last = diet_config.batch_sizes(self.config)
         n = len(labels)
         heads = len(tag_heads(self.spec))
         bilou = bool(self.config["BILOU_flag"])
