@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -10,7 +11,10 @@ from typing import Any
 from intently.config import ModelConfig
 from intently.interpreter import Interpreter
 from intently.trainer import Trainer
+from intently.training_data.loading import load_data
 from intently.training_data.model import TrainingData
+
+logger = logging.getLogger(__name__)
 
 
 def train(
@@ -19,16 +23,35 @@ def train(
     output: str | PathLike[str] = "models",
     *,
     fixed_model_name: str | None = None,
+    finetune: bool | str | PathLike[str] | None = None,
+    epoch_fraction: float | None = None,
+    keep_unchanged: bool = False,
 ) -> Path:
-    """Train a model and write it to ``output``; returns the archive's path.
+    """Train (or finetune) a model and write it to ``output``; returns the archive's path.
 
     Args:
         config: path to ``config.yml``, a mapping, or None for the defaults.
         data: training data, or paths to YAML files and folders.
         output: folder for the archive (created if missing).
         fixed_model_name: archive name instead of ``<timestamp>-<fingerprint>``.
+        finetune: a model archive (or folder) to continue training, or True
+            for the newest archive in ``output``; see :mod:`intently.finetune`.
+        epoch_fraction: with ``finetune``, the share of their epochs the
+            components run (0 < F <= 1).
+        keep_unchanged: when the newest archive in ``output`` was trained on
+            the same data with the same config, return it instead of training
+            (what ``intently train`` does unless given ``--force``).
     """
-    interpreter = Trainer(config).train(data)
+    trainer = Trainer(config)
+    if not isinstance(data, TrainingData):
+        data = load_data(data)
+    if keep_unchanged:
+        unchanged = trainer.unchanged_model(data, output)
+        if unchanged is not None:
+            logger.info("Nothing changed since %s: keeping it", unchanged)
+            return unchanged
+    base_model = output if finetune is True else (finetune or None)
+    interpreter = trainer.train(data, base_model=base_model, epoch_fraction=epoch_fraction)
     return interpreter.persist(output, fixed_model_name=fixed_model_name)
 
 

@@ -31,22 +31,22 @@ def create_archive(model_dir: str | PathLike[str], archive_path: str | PathLike[
     archive_path = Path(archive_path)
     if not (model_dir / METADATA_FILE).is_file():
         raise InvalidArchiveError(f"{model_dir} has no {METADATA_FILE}; it is not a model folder")
-    with atomic_write_path(archive_path) as tmp:
-        with tarfile.open(tmp, "w:gz") as tar:
-            for path in sorted(model_dir.rglob("*")):
-                if path.is_symlink():
-                    raise InvalidArchiveError(f"model folder contains a link: {path}")
-                arcname = path.relative_to(model_dir).as_posix()
-                info = tar.gettarinfo(str(path), arcname=arcname)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                if path.is_file():
-                    info.mode = 0o644
-                    with open(path, "rb") as handle:
-                        tar.addfile(info, handle)
-                elif path.is_dir():
-                    info.mode = 0o755
-                    tar.addfile(info)
+    with atomic_write_path(archive_path) as tmp, tarfile.open(tmp, "w:gz") as tar:
+        # metadata.json first: read_archive_metadata stops as soon as it has it.
+        for path in sorted(model_dir.rglob("*"), key=lambda p: (p != model_dir / METADATA_FILE, p)):
+            if path.is_symlink():
+                raise InvalidArchiveError(f"model folder contains a link: {path}")
+            arcname = path.relative_to(model_dir).as_posix()
+            info = tar.gettarinfo(str(path), arcname=arcname)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path.is_file():
+                info.mode = 0o644
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+            elif path.is_dir():
+                info.mode = 0o755
+                tar.addfile(info)
     return archive_path
 
 
@@ -113,6 +113,33 @@ def read_metadata_file(model_dir: str | PathLike[str]) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise InvalidArchiveError(f"the model's {METADATA_FILE} is not a JSON object")
     return metadata
+
+
+def read_archive_metadata(archive_path: str | PathLike[str]) -> dict[str, Any]:
+    """``metadata.json`` of an archive, read without unpacking the rest.
+
+    Raises:
+        ModelNotFoundError: no such file.
+        InvalidArchiveError: not a gzip'd tar file, or no readable ``metadata.json``.
+    """
+    archive = Path(archive_path)
+    if not archive.is_file():
+        raise ModelNotFoundError(f"no model archive at {archive}")
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                if member.name == METADATA_FILE and member.isfile():
+                    source = tar.extractfile(member)
+                    if source is None:  # pragma: no cover - isfile() members always have data
+                        break
+                    with source:
+                        metadata = json.loads(source.read().decode("utf-8"))
+                    if not isinstance(metadata, dict):
+                        raise InvalidArchiveError(f"the model's {METADATA_FILE} is not a JSON object", file=archive)
+                    return metadata
+    except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+        raise InvalidArchiveError(f"{archive} is not a readable model archive: {error}", file=archive) from error
+    raise InvalidArchiveError(f"{archive} has no {METADATA_FILE}; it is not an intently model", file=archive)
 
 
 def find_latest_model(path: str | PathLike[str] = "models") -> Path:

@@ -92,6 +92,12 @@ class Component:
         self.unique_name: str = unique_name or self.component_name()
         #: True when loaded with ``finetune=True``.
         self.finetune_mode: bool = False
+        #: The share of its epochs a finetune runs (set by the Trainer; see
+        #: :mod:`intently.finetune`). Read it through :meth:`epochs_to_train`.
+        self.epoch_fraction: float = 1.0
+        #: Epochs the last ``train`` ran, for components that train in epochs
+        #: (recorded in a finetuned model's metadata); None for the others.
+        self.epochs_run: int | None = None
 
     # --- declaration helpers ----------------------------------------------------
 
@@ -136,6 +142,18 @@ class Component:
         Override to check ranges and combinations; the base checks nothing more
         than the types done by :meth:`merge_config`.
         """
+
+    def epochs_to_train(self, epochs: int) -> int:
+        """The epochs to run now: ``epochs``, or ``ceil(epochs × epoch_fraction)`` when finetuning.
+
+        A component that trains in epochs calls this with its configured
+        ``epochs`` and sets :attr:`epochs_run` to what it ran.
+        """
+        if not self.finetune_mode:
+            return epochs
+        from intently.finetune import finetune_epochs
+
+        return finetune_epochs(epochs, self.epoch_fraction)
 
     # --- lifecycle hooks ----------------------------------------------------------
 

@@ -7,11 +7,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from intently import __version__
+from intently.archive import find_latest_model, read_archive_metadata
 from intently.config import ModelConfig, load_config
-from intently.errors import NoTrainingDataError
+from intently.errors import IntentlyError, NoTrainingDataError, UsageError
 from intently.features import clear_features
 from intently.interpreter import Interpreter
 from intently.metadata import ModelMetadata
@@ -20,7 +22,6 @@ from intently.registry import ComponentRegistry
 from intently.training_data.model import TrainingData
 
 logger = logging.getLogger(__name__)
-
 
 
 def combined_fingerprint(data_fingerprint: str, config_fingerprint: str) -> str:
@@ -52,18 +53,40 @@ class Trainer:
         self.registry = registry
         self.pipeline = build_pipeline(self.config, registry)
 
-    def train(self, training_data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]]) -> Interpreter:
+    def train(
+        self,
+        training_data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]],
+        *,
+        base_model: str | PathLike[str] | None = None,
+        epoch_fraction: float | None = None,
+    ) -> Interpreter:
         """Train every component in order and return the trained :class:`Interpreter`.
 
         Args:
             training_data: a :class:`TrainingData`, or paths to YAML files/folders.
-        """
-        if not isinstance(training_data, TrainingData):
-            from intently.training_data.loading import load_data
+            base_model: finetune this model archive (or the newest archive in
+                this folder) instead of training from scratch; see
+                :mod:`intently.finetune` for what may change.
+            epoch_fraction: when finetuning, the share of their epochs the
+                components run (0 < F <= 1; a component's own
+                ``finetuning_epoch_fraction`` wins). Default 1.
 
-            training_data = load_data(training_data)
-        if not training_data.training_examples:
-            raise NoTrainingDataError("the training data has no examples")
+        Raises:
+            FinetuneError: the base model is missing or damaged, or the config
+                or data cannot be finetuned from it (before any training).
+        """
+        training_data = self._load(training_data)
+        data_fingerprint = training_data.fingerprint()
+        config_fingerprint = self.config.fingerprint()
+        plan = None
+        if base_model is not None:
+            from intently import finetune
+
+            plan = finetune.prepare(base_model, self.config, self.pipeline, training_data, epoch_fraction,
+                                    self.registry)
+            self.pipeline = plan.pipeline
+        elif epoch_fraction is not None:
+            raise UsageError("epoch_fraction applies only to finetuning", hint="pass base_model= as well")
         logger.info(
             "Training on %d examples of %d intents with %d entity types",
             len(training_data.training_examples),
@@ -71,19 +94,18 @@ class Trainer:
             len(training_data.entities),
         )
         started = time.perf_counter()
-        context: dict[str, Any] = {}
-        for component in self.pipeline:
-            provided = component.provide_context()
-            if provided:
-                context.update(provided)
+        context: dict[str, Any] = dict(plan.interpreter.context) if plan else {}
+        if plan is None:
+            for component in self.pipeline:
+                provided = component.provide_context()
+                if provided:
+                    context.update(provided)
         for component in self.pipeline:
             component_started = time.perf_counter()
             component.train(training_data, self.config, **context)
             logger.info("Trained %s in %.2f s", component.unique_name, time.perf_counter() - component_started)
         duration = time.perf_counter() - started
         clear_features(training_data.training_examples)
-        data_fingerprint = training_data.fingerprint()
-        config_fingerprint = self.config.fingerprint()
         metadata = ModelMetadata(
             intently_version=__version__,
             config=self.config.to_dict(),
@@ -97,6 +119,36 @@ class Trainer:
             training_duration_seconds=duration,
             training_examples=len(training_data.training_examples),
             language=self.config.language,
+            finetuned_from=plan.record() if plan else None,
         )
-        logger.info("Training finished in %.2f s", duration)
+        logger.info("%s finished in %.2f s", "Finetuning" if plan else "Training", duration)
         return Interpreter(self.pipeline, metadata, context)
+
+    @staticmethod
+    def _load(training_data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]]) -> TrainingData:
+        if not isinstance(training_data, TrainingData):
+            from intently.training_data.loading import load_data
+
+            training_data = load_data(training_data)
+        if not training_data.training_examples:
+            raise NoTrainingDataError("the training data has no examples")
+        return training_data
+
+    def unchanged_model(
+        self,
+        training_data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]],
+        models: str | PathLike[str],
+    ) -> Path | None:
+        """The newest archive in ``models`` if it was trained on this data with this config, else None.
+
+        Compares the combined fingerprint (data, config, intently version) of
+        the newest archive; an unreadable archive counts as changed.
+        """
+        try:
+            newest = find_latest_model(models)
+            recorded = read_archive_metadata(newest).get("fingerprint") or {}
+        except IntentlyError:
+            return None
+        data = self._load(training_data)
+        current = combined_fingerprint(data.fingerprint(), self.config.fingerprint())
+        return newest if isinstance(recorded, dict) and recorded.get("combined") == current else None

@@ -251,11 +251,14 @@ def test_finetune_with_the_same_intents_warm_starts(trained, tmp_path, caplog) -
     assert [m.intent for m in parse(loaded, texts)] == [m.intent for m in parse(trained, texts)]
 
 
-def test_finetune_with_new_intents(trained, tmp_path) -> None:
+def test_finetune_with_new_intents(trained, tmp_path, caplog) -> None:
     loaded = [persist_and_load(c, tmp_path / str(i), finetune=True) for i, c in enumerate(trained)]
     dimension = loaded[-1].model.dimension
     more = dict(INTENTS, thank=["thanks", "thank you", "thanks a lot", "many thanks", "thank you so much"])
-    train(loaded, intent_data(more))
+    with caplog.at_level(logging.INFO, logger="intently"):
+        train(loaded, intent_data(more))
+    # The known intents' rows were the starting point; the new intent's row grew from zero.
+    assert "with 1 new intents (thank)" in caplog.text
     assert loaded[-1].model.classes == sorted(more)
     assert loaded[-1].model.dimension == dimension  # reserved columns kept the shape
     assert [m.intent for m in parse(loaded, ["thanks a lot", "thank you friend", "hello there"])] == [

@@ -16,7 +16,10 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         description=(
             "Train a model and write it to OUT/<timestamp>-<fingerprint>.tar.gz "
             "(or OUT/NAME.tar.gz with --fixed-model-name). The archive is written "
-            "atomically: an interrupted training leaves no partial file behind."
+            "atomically: an interrupted training leaves no partial file behind. "
+            "When the newest model in OUT was trained on the same data with the same "
+            "config, it is kept and nothing is trained (--force trains anyway). "
+            "--finetune continues training an existing model on new data."
         ),
     )
     parser.add_argument(
@@ -26,18 +29,58 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     add_data_argument(parser)
     parser.add_argument("--out", default=DEFAULT_MODELS_DIR, help="folder for the model archive (default: %(default)s)")
     parser.add_argument("--fixed-model-name", default=None, help="name of the archive, without .tar.gz")
+    parser.add_argument(
+        "--finetune", nargs="?", const=True, default=None, metavar="MODEL",
+        help="continue training MODEL (an archive, or a folder whose newest archive is used; "
+        "default: the newest archive in --out) on the data instead of training from scratch. "
+        "Only `epochs` and `finetuning_epoch_fraction` may differ from the model's config; "
+        "new intents, entities, roles, groups and responses may be added",
+    )
+    parser.add_argument(
+        "--epoch-fraction", type=float, default=None, metavar="F",
+        help="with --finetune: run F x epochs (0 < F <= 1) of every component that trains in epochs; "
+        "a component's own finetuning_epoch_fraction wins (default: 1)",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="train even when the newest model in --out was trained on the same data and config",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from intently.api import train
+    from intently.errors import UsageError
+    from intently.trainer import Trainer
+    from intently.training_data.loading import load_data
 
+    if args.epoch_fraction is not None and args.finetune is None:
+        raise UsageError("--epoch-fraction needs --finetune", hint="add --finetune [MODEL], or leave out --epoch-fraction")
     config = args.config
     if config is None and Path(DEFAULT_CONFIG).is_file():
         config = DEFAULT_CONFIG
     if config is None:
         note(f"No {DEFAULT_CONFIG} here: using the default configuration.")
-    archive = train(config, args.data, args.out, fixed_model_name=args.fixed_model_name)
+    trainer = Trainer(config)
+    data = load_data(args.data)
+    if not args.force:
+        unchanged = trainer.unchanged_model(data, args.out)
+        if unchanged is not None:
+            note(f"Nothing changed since {unchanged} (same data and config): keeping it. "
+                 "Use --force to train anyway.")
+            print(unchanged)
+            return 0
+    base_model = args.out if args.finetune is True else args.finetune
+    interpreter = trainer.train(data, base_model=base_model, epoch_fraction=args.epoch_fraction)
+    archive = interpreter.persist(args.out, fixed_model_name=args.fixed_model_name)
+    finetuned = interpreter.metadata.finetuned_from
+    if finetuned:
+        note(f"Finetuned {finetuned['model_name']} ({_epochs(finetuned['epochs'])}).")
     note(f"Model saved to {archive}")
     print(archive)
     return 0
+
+
+def _epochs(epochs: dict[str, int]) -> str:
+    if not epochs:
+        return "no component trains in epochs"
+    return ", ".join(f"{name}: {count} epochs" for name, count in epochs.items())

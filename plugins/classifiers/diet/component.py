@@ -21,7 +21,7 @@ from intently.message import Entity, Message
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
-from intently.plugins.classifiers.diet import inference, training
+from intently.plugins.classifiers.diet import growth, inference, training
 from intently.plugins.classifiers.diet.numpy_model import (
     TAG_HEADS,
     NumpyDIET,
@@ -94,6 +94,11 @@ class DIETClassifier(Component):
         None when every label is one part of its own (the usual case).
         """
         parts: dict[str, list[str]] = {}
+        if self.finetune_mode and self.spec is not None and self.spec.get("label_parts"):
+            # Labels of the loaded model keep their parts even without examples in the new data.
+            vocabulary = self.spec["label_parts"]
+            for label, composition in zip(self.labels, self.spec["label_composition"]):
+                parts[label] = [vocabulary[i] for i in composition]
         for message in examples:
             label = self._example_label(message)
             if label and label not in parts:
@@ -134,8 +139,14 @@ class DIETClassifier(Component):
             )
         example_labels = [self._example_label(m) for m in examples]
         labels = sorted({label for label in example_labels if label}) if cfg["intent_classification"] else []
+        resume = self.finetune_mode and self.weights is not None and self.spec is not None
         tag_lists = self._tag_lists(examples)
-        head_tags = {head: diet_data.tag_set(lists, bilou=cfg["BILOU_flag"]) for head, lists in tag_lists.items()}
+        if resume:
+            # Old labels stay (a finetune can add labels, not forget them).
+            labels = sorted(set(labels) | set(self.labels))
+            tag_lists = self._with_known_heads(tag_lists, examples)
+        head_tags = {head: diet_data.tag_set(lists + [self._known_tags(head)], bilou=cfg["BILOU_flag"])
+                     for head, lists in tag_lists.items()}
         if not labels and not head_tags:
             logger.warning("%s: no intents and no entities to learn", self.unique_name)
             return
@@ -143,12 +154,9 @@ class DIETClassifier(Component):
         tag_ids = diet_data.encode_tags(tag_lists, head_tags, inputs.lengths)
         label_ids = diet_data.encode_labels(example_labels, labels)
         spec = self._spec(dims, labels, head_tags, self._label_tokens(examples, labels))
-        resume = self.finetune_mode and self.weights is not None
         if resume:
-            self._check_finetune(spec, labels, head_tags.get("entity", []))
             seed = self.seed
-            _, masks = initial_weights(spec, seed)
-            weights = self.weights
+            weights, masks = self._grown_weights(spec, labels, head_tags)
         else:
             seed = cfg["random_seed"] if cfg["random_seed"] is not None else int(np.random.SeedSequence().entropy % 2**31)
             weights, masks = initial_weights(spec, seed)
@@ -175,10 +183,11 @@ class DIETClassifier(Component):
         # TensorFlow's tf.Module wraps dicts it holds: give it copies.
         model = tf_model.DIETModel(copy.deepcopy(spec), weights, masks, copy.deepcopy(cfg), seed,
                                    copy.deepcopy(head_tags))
-        reporter = training.EpochReporter(self.unique_name, cfg, cfg["epochs"], validation,
+        epochs = self.epochs_to_train(cfg["epochs"])
+        reporter = training.EpochReporter(self.unique_name, cfg, epochs, validation,
                                           head_tags.get("entity", []), spec)
         try:
-            model.fit(inputs, label_ids, tag_ids, epochs=cfg["epochs"], rng=rng,
+            model.fit(inputs, label_ids, tag_ids, epochs=epochs, rng=rng,
                       tag_names=head_tags.get("entity", []), on_epoch_end=reporter)
         finally:
             reporter.close()
@@ -187,6 +196,7 @@ class DIETClassifier(Component):
         self.role_tags, self.group_tags = head_tags.get("role", []), head_tags.get("group", [])
         self.weights = reporter.best_weights if reporter.best_weights is not None else model.numpy_weights()
         self.training_history = reporter.history
+        self.epochs_run = epochs
         self.model = NumpyDIET(spec, self.weights)
         self._decoders = None
         self.comma_entities = sorted(
@@ -226,20 +236,51 @@ class DIETClassifier(Component):
             spec["label_composition"] = [[index[part] for part in parts] for parts in label_tokens]
         return spec
 
-    def _check_finetune(self, spec: dict[str, Any], labels: list[str], tags: list[str]) -> None:
-        changes = []
-        if labels != self.labels:
-            changes.append(f"intents {self.labels} -> {labels}")
-        if tags != self.tags:
-            changes.append(f"entity tags {self.tags} -> {tags}")
-        if self.spec is not None and spec != self.spec:
-            diff = {k: (self.spec.get(k), v) for k, v in spec.items() if self.spec.get(k) != v}
-            changes.append(f"model shape {diff}")
-        if changes:
+    def _known_tags(self, head: str) -> list[str]:
+        """The tags of ``head`` the loaded model knows (none when training from scratch)."""
+        if not (self.finetune_mode and self.spec is not None):
+            return []
+        return {"entity": self.tags, "role": self.role_tags, "group": self.group_tags}[head]
+
+    def _with_known_heads(self, tag_lists: dict[str, list[list[str]]],
+                          examples: Sequence[Message]) -> dict[str, list[list[str]]]:
+        """``tag_lists`` plus all-``O`` lists for the loaded model's heads the new data lacks, in head order."""
+        if not self.config["entity_recognition"]:
+            return tag_lists
+        known = {head for head in TAG_HEADS if self._known_tags(head)}
+        if not known - set(tag_lists):
+            return tag_lists
+        empty = [[diet_data.NO_ENTITY_TAG] * len(m.tokens or []) for m in examples]
+        return {head: tag_lists.get(head, empty) for head in TAG_HEADS if head in tag_lists or head in known}
+
+    def _grown_weights(self, spec: dict[str, Any], labels: list[str],
+                       head_tags: Mapping[str, list[str]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The loaded weights grown for ``spec`` (new labels and tags), and the connection masks.
+
+        Raises:
+            ComponentError: the features' dimensions changed (a featurizer ran out of reserved room
+                or was configured differently), which no finetune can follow.
+        """
+        assert self.spec is not None and self.weights is not None
+        changed = growth.shape_changes(self.spec, spec)
+        if changed:
             raise ComponentError(
-                f"{self.unique_name}: cannot finetune: " + "; ".join(changes),
-                hint="train a new model instead of finetuning",
+                f"{self.unique_name}: cannot finetune: the model's input changed: "
+                + ", ".join(f"{key} {old} -> {new}" for key, (old, new) in changed.items()),
+                hint="keep the featurizers' config as it was, or train a new model from scratch",
             )
+        old_names = {"labels": self.labels, "label_parts": self.spec.get("label_parts") or self.labels,
+                     "entity": self.tags, "role": self.role_tags, "group": self.group_tags}
+        new_names = {"labels": labels, "label_parts": spec.get("label_parts") or labels,
+                     "entity": head_tags.get("entity", []), "role": head_tags.get("role", []),
+                     "group": head_tags.get("group", [])}
+        added = {key: sorted(set(new_names[key]) - set(old_names[key])) for key in ("labels", "entity", "role", "group")}
+        if any(added.values()):
+            logger.info("%s: finetuning grows the model for %s", self.unique_name,
+                        "; ".join(f"{len(v)} new {k}" for k, v in added.items() if v))
+        weights = growth.grow_weights(self.spec, self.weights, spec, old_names, new_names, self.seed + 3)
+        _, masks = initial_weights(self.spec, self.seed)
+        return weights, masks
 
     # --- parsing ----------------------------------------------------------------------------
 

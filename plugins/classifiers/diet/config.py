@@ -86,6 +86,9 @@ EXTENSIONS: dict[str, Any] = {
     # entity types can depend on what the whole message is about (a movie
     # name and a book title look alike; the intent tells them apart).
     "sentence_to_tags": True,
+    # The share of ``epochs`` a finetune runs (``intently train --finetune``);
+    # None: ``--epoch-fraction``, else 1. See intently.finetune.
+    "finetuning_epoch_fraction": None,
 }
 DEFAULTS.update(EXTENSIONS)
 
@@ -173,6 +176,9 @@ def validate(config: dict[str, Any]) -> None:
             f"({size}) must be divisible by number_of_attention_heads ({config['number_of_attention_heads']})",
         )
     _int_at_least(config, "epochs", 0)
+    fraction = config["finetuning_epoch_fraction"]
+    if fraction is not None and not (_is_number(fraction) and 0 < fraction <= 1):
+        _fail("finetuning_epoch_fraction", f"must be a number greater than 0 and at most 1, got {fraction!r}")
     _int_at_least(config, "embedding_dimension", 1)
     _int_at_least(config, "ranking_length", 0)
     _int_at_least(config, "number_of_negative_examples", 1)
