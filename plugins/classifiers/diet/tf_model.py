@@ -95,7 +95,18 @@ class DIETModel(tf.Module):
         self.m = {n: tf.Variable(tf.zeros_like(v)) for n, v in self.vars.items()}
         self.v = {n: tf.Variable(tf.zeros_like(v)) for n, v in self.vars.items()}
         self.step = tf.Variable(0, dtype=tf.int64)
-        self._train_step = tf.function(self._train_step_impl, reduce_retracing=True)
+        # One trace for every batch shape (a retrace costs seconds: a finetune of a
+        # few epochs would spend much of its time tracing).
+        dense_dim = int(spec["dense_dim"])
+        signature = [
+            tf.SparseTensorSpec([None, max(int(spec["sparse_dim"]), 0)], tf.float32),
+            tf.TensorSpec([None, dense_dim], tf.float32),
+            tf.TensorSpec([None, None], tf.float32),
+            tf.TensorSpec([None], tf.int64),
+            tf.TensorSpec([None], tf.int64),
+            tf.TensorSpec([None, None, len(tag_heads(spec))], tf.int64),
+        ]
+        self._train_step = tf.function(self._train_step_impl, input_signature=signature)
 
     # --- forward ----------------------------------------------------------------------------
 
