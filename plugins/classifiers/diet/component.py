@@ -18,7 +18,7 @@ import numpy as np
 from intently.component import ENTITIES, FEATURES, INTENT, Component
 from intently.errors import ComponentError, MissingDependencyError
 from intently.message import Entity, Message
-from intently.persistence import load_json_state, reading_state, save_json_state
+from intently.persistence import load_arrays, load_json_state, reading_state, save_arrays, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet import growth, inference, training
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-#: Messages per padded batch while parsing.
-PARSE_BATCH = 128
+#: Messages per padded batch while parsing (its feed-forward activations are the largest arrays of parsing).
+PARSE_BATCH = 64
 #: Messages whose first-layer rows are computed at once (bounds their memory).
 ROWS_BATCH = 4096
 
@@ -375,7 +375,7 @@ class DIETClassifier(Component):
         if self.weights is None or self.spec is None:
             return {"trained": False}
         arrays_file = f"{file_name}.npz"
-        np.savez(Path(model_dir) / arrays_file, **{k.replace("/", "__"): v for k, v in self.weights.items()})
+        save_arrays(Path(model_dir), arrays_file, {k.replace("/", "__"): v for k, v in self.weights.items()})
         state_file = save_json_state(
             Path(model_dir), f"{file_name}.json",
             {"spec": self.spec, "labels": self.labels, "tags": self.tags, "role_tags": self.role_tags,
@@ -397,11 +397,7 @@ class DIETClassifier(Component):
             return instance
         with reading_state(instance, "its model files"):
             state = load_json_state(Path(model_dir), info["state_file"], FORMAT_VERSION)
-            arrays_file = info["arrays_file"]
-            if not isinstance(arrays_file, str) or Path(arrays_file).name != arrays_file:
-                raise ValueError(f"file name {arrays_file!r} is not a plain name")
-            with np.load(Path(model_dir) / arrays_file, allow_pickle=False) as arrays:
-                weights = {k.replace("__", "/"): arrays[k] for k in arrays.files}
+            weights = {k.replace("__", "/"): v for k, v in load_arrays(Path(model_dir), info["arrays_file"]).items()}
             instance.spec = dict(state["spec"])
             instance.labels = list(state["labels"])
             instance.tags = list(state["tags"])
