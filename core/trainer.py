@@ -122,7 +122,11 @@ class Trainer:
             finetuned_from=plan.record() if plan else None,
         )
         logger.info("%s finished in %.2f s", "Finetuning" if plan else "Training", duration)
-        return Interpreter(self.pipeline, metadata, context)
+        interpreter = Interpreter(self.pipeline, metadata, context)
+        if plan:
+            # The loaded components may still read files of the unpacked base model.
+            interpreter._workdir = plan.interpreter._workdir
+        return interpreter
 
     @staticmethod
     def _load(training_data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]]) -> TrainingData:

@@ -55,3 +55,22 @@ def test_speed_benchmark_measures_both_systems(tmp_path):
         assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
         assert figures["batch_messages"] >= 5000 and figures["batch_messages_per_second"] > 0
         assert figures["load_seconds"] > 0 and figures["peak_rss_mb"] > 0 and figures["archive_mb"] > 0
+
+
+def test_finetune_benchmark_compares_finetune_and_scratch(tmp_path):
+    train, test = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "finetune.py"), "--train", str(train), "--test", str(test),
+         "--config", str(EXAMPLE_PROJECT / "config.yml"), "--fraction", "0.5", "--new-intents", "1",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "finetune.json").read_text())
+    (dataset,) = data["results"]
+    models = [row["model"] for row in dataset["rows"]]
+    assert len(models) == 5 and models[2] == "from scratch on the whole file"
+    assert len(dataset["new_intents"]) == 1
+    assert 0.0 <= dataset["rows"][4]["new_intent_recall"] <= 1.0
+    assert {"finetune time / scratch time", "new intents' recall"} <= set(dataset["targets"])
+    assert "| from scratch on the whole file |" in (tmp_path / "out" / "finetune.md").read_text()
