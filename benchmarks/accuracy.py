@@ -24,7 +24,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baselines import ReferenceCRF, TfidfLogisticRegression  # noqa: E402
-from common import DEFAULT_OUT, available_datasets, environment, markdown_table, percent, write_outputs  # noqa: E402
+from common import (  # noqa: E402
+    DEFAULT_OUT,
+    add_data_arguments,
+    chosen_datasets,
+    environment,
+    markdown_table,
+    percent,
+    publish,
+)
 
 import intently  # noqa: E402
 from intently.component import INTENT  # noqa: E402
@@ -133,9 +141,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", nargs="+", help="shared data sets by name (default: all found)")
-    parser.add_argument("--train", type=Path, help="a training file (with --test), instead of --dataset")
-    parser.add_argument("--test", type=Path, help="a test file (with --train)")
+    add_data_arguments(parser)
     parser.add_argument(
         "--config", nargs="+", default=["default"],
         help="config files to benchmark; 'default' is intently's default pipeline (default: %(default)s)",
@@ -146,17 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("intently").setLevel(logging.WARNING)
 
-    if args.train or args.test:
-        if not (args.train and args.test):
-            parser.error("--train and --test go together")
-        datasets = {args.train.stem: (args.train, args.test)}
-    else:
-        found = available_datasets()
-        names = args.dataset or list(found)
-        missing = [n for n in names if n not in found]
-        if missing:
-            parser.error(f"data set(s) not found: {', '.join(missing)} (found: {', '.join(found) or 'none'})")
-        datasets = {n: found[n] for n in names}
+    datasets = chosen_datasets(parser, args)
     configs: list[tuple[str, Any]] = [
         ("intently: default pipeline", None) if c == "default" else (f"intently: {Path(c).name}", c)
         for c in args.config
@@ -164,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = [benchmark_dataset(n, tr, te, configs, not args.no_baselines) for n, (tr, te) in datasets.items()]
     markdown = to_markdown(results)
-    json_path, md_path = write_outputs(args.out, "accuracy", {"environment": environment(), "results": results}, markdown)
-    print(markdown)
-    print(f"\nwritten: {json_path}, {md_path}")
+    publish(args.out, "accuracy", {"environment": environment(), "results": results}, markdown)
     return 0
 
 

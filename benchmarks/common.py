@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import sys
@@ -32,6 +33,28 @@ def available_datasets() -> dict[str, tuple[Path, Path]]:
     return found
 
 
+def add_data_arguments(parser: argparse.ArgumentParser, default: list[str] | None = None) -> None:
+    """``--dataset NAME ...`` or ``--train FILE --test FILE`` (read back with :func:`chosen_datasets`)."""
+    shown = ", ".join(default) if default else "all found"
+    parser.add_argument("--dataset", nargs="+", default=default, help=f"shared data sets by name (default: {shown})")
+    parser.add_argument("--train", type=Path, help="a training file (with --test), instead of --dataset")
+    parser.add_argument("--test", type=Path, help="a test file (with --train)")
+
+
+def chosen_datasets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, tuple[Path, Path]]:
+    """name -> (train, test) of the data sets the command line chose; a parser error when one is missing."""
+    if args.train or args.test:
+        if not (args.train and args.test):
+            parser.error("--train and --test go together")
+        return {args.train.stem: (args.train, args.test)}
+    found = available_datasets()
+    names = args.dataset or list(found)
+    missing = [n for n in names if n not in found]
+    if missing:
+        parser.error(f"data set(s) not found: {', '.join(missing)} (found: {', '.join(found) or 'none'})")
+    return {n: found[n] for n in names}
+
+
 def environment() -> dict[str, Any]:
     import os
 
@@ -59,6 +82,13 @@ def write_outputs(out_dir: Path, stem: str, data: dict[str, Any], markdown: str)
     atomic_write_text(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(md_path, markdown + "\n")
     return json_path, md_path
+
+
+def publish(out_dir: Path, stem: str, data: dict[str, Any], markdown: str) -> None:
+    """:func:`write_outputs`, then print the table and where it was written."""
+    json_path, md_path = write_outputs(out_dir, stem, data, markdown)
+    print(markdown)
+    print(f"\nwritten: {json_path}, {md_path}")
 
 
 def percent(value: float | None) -> str:

@@ -34,7 +34,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_OUT, available_datasets, environment, markdown_table, percent, write_outputs  # noqa: E402
+from common import (  # noqa: E402
+    DEFAULT_OUT,
+    add_data_arguments,
+    chosen_datasets,
+    environment,
+    markdown_table,
+    percent,
+    publish,
+)
 
 import intently  # noqa: E402
 from intently.evaluation import evaluate  # noqa: E402
@@ -174,10 +182,7 @@ def to_markdown(results: list[dict[str, Any]], config_name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", nargs="+", default=["snips", "banking77"],
-                        help="shared data sets by name (default: %(default)s)")
-    parser.add_argument("--train", type=Path, help="a training file (with --test), instead of --dataset")
-    parser.add_argument("--test", type=Path, help="a test file (with --train)")
+    add_data_arguments(parser, default=["snips", "banking77"])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                         help="the pipeline (default: benchmarks/configs/diet.yml)")
     parser.add_argument("--fraction", type=float, default=0.2, help="epoch fraction of the finetunes (default: 0.2)")
@@ -191,23 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("intently").setLevel(logging.WARNING)
-    if args.train or args.test:
-        if not (args.train and args.test):
-            parser.error("--train and --test go together")
-        datasets = {args.train.stem: (args.train, args.test)}
-    else:
-        found = available_datasets()
-        missing = [n for n in args.dataset if n not in found]
-        if missing:
-            parser.error(f"data set(s) not found: {', '.join(missing)} (found: {', '.join(found) or 'none'})")
-        datasets = {n: found[n] for n in args.dataset}
+    datasets = chosen_datasets(parser, args)
     results = [benchmark_dataset(n, train, test, str(args.config), args.fraction, args.base_share, args.new_intents,
                                  args.seed) for n, (train, test) in datasets.items()]
     markdown = to_markdown(results, args.config.name)
     data = {"environment": environment(), "config": str(args.config), "results": results}
-    json_path, md_path = write_outputs(args.out, args.stem, data, markdown)
-    print(markdown)
-    print(f"\nwritten: {json_path}, {md_path}")
+    publish(args.out, args.stem, data, markdown)
     return 0
 
 

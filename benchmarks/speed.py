@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_OUT, SHARED_DATA, environment, markdown_table, write_outputs  # noqa: E402
+from common import DEFAULT_OUT, SHARED_DATA, environment, markdown_table, publish  # noqa: E402
 
 WARM_UP = 50
 BATCH_SIZE = 512
@@ -212,9 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": str(args.model) if args.model else "trained by the benchmark",
         "systems": {names[k]: v for k, v in rows.items()},
     }
-    json_path, md_path = write_outputs(args.out, args.stem, data, table)
-    print(table)
-    print(f"\nwritten: {json_path}, {md_path}")
+    publish(args.out, args.stem, data, table)
     return 0
 
 
