@@ -42,17 +42,33 @@ def train(
             the same data with the same config, return it instead of training
             (what ``intently train`` does unless given ``--force``).
     """
-    trainer = Trainer(config)
+    archive, _ = train_or_keep(Trainer(config), data, output, fixed_model_name=fixed_model_name,
+                               finetune=finetune, epoch_fraction=epoch_fraction, keep_unchanged=keep_unchanged)
+    return archive
+
+
+def train_or_keep(
+    trainer: Trainer,
+    data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]],
+    output: str | PathLike[str],
+    *,
+    fixed_model_name: str | None = None,
+    finetune: bool | str | PathLike[str] | None = None,
+    epoch_fraction: float | None = None,
+    keep_unchanged: bool = False,
+) -> tuple[Path, Interpreter | None]:
+    """What :func:`train` does, with ``trainer``: the archive, and the trained
+    interpreter (None when an unchanged model was kept)."""
     if not isinstance(data, TrainingData):
         data = load_data(data)
     if keep_unchanged:
         unchanged = trainer.unchanged_model(data, output)
         if unchanged is not None:
             logger.info("Nothing changed since %s: keeping it", unchanged)
-            return unchanged
+            return unchanged, None
     base_model = output if finetune is True else (finetune or None)
     interpreter = trainer.train(data, base_model=base_model, epoch_fraction=epoch_fraction)
-    return interpreter.persist(output, fixed_model_name=fixed_model_name)
+    return interpreter.persist(output, fixed_model_name=fixed_model_name), interpreter
 
 
 def load_model(path: str | PathLike[str] = "models", *, allow_imports: bool = False) -> Interpreter:

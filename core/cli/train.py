@@ -49,9 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
 
 
 def run(args: argparse.Namespace) -> int:
+    from intently.api import train_or_keep
     from intently.errors import UsageError
     from intently.trainer import Trainer
-    from intently.training_data.loading import load_data
 
     if args.epoch_fraction is not None and args.finetune is None:
         raise UsageError("--epoch-fraction needs --finetune", hint="add --finetune [MODEL], or leave out --epoch-fraction")
@@ -60,18 +60,15 @@ def run(args: argparse.Namespace) -> int:
         config = DEFAULT_CONFIG
     if config is None:
         note(f"No {DEFAULT_CONFIG} here: using the default configuration.")
-    trainer = Trainer(config)
-    data = load_data(args.data)
-    if not args.force:
-        unchanged = trainer.unchanged_model(data, args.out)
-        if unchanged is not None:
-            note(f"Nothing changed since {unchanged} (same data and config): keeping it. "
-                 "Use --force to train anyway.")
-            print(unchanged)
-            return 0
-    base_model = args.out if args.finetune is True else args.finetune
-    interpreter = trainer.train(data, base_model=base_model, epoch_fraction=args.epoch_fraction)
-    archive = interpreter.persist(args.out, fixed_model_name=args.fixed_model_name)
+    archive, interpreter = train_or_keep(
+        Trainer(config), args.data, args.out, fixed_model_name=args.fixed_model_name,
+        finetune=args.finetune, epoch_fraction=args.epoch_fraction, keep_unchanged=not args.force,
+    )
+    if interpreter is None:
+        note(f"Nothing changed since {archive} (same data and config): keeping it. "
+             "Use --force to train anyway.")
+        print(archive)
+        return 0
     finetuned = interpreter.metadata.finetuned_from
     if finetuned:
         note(f"Finetuned {finetuned['model_name']} ({_epochs(finetuned['epochs'])}).")
