@@ -105,7 +105,8 @@ def attach_features(
     so processing a message twice does not duplicate its features.
     """
     if scipy.sparse.issparse(matrix):
-        matrix = scipy.sparse.csr_matrix(matrix)
+        if not isinstance(matrix, scipy.sparse.csr_matrix):  # a CSR matrix is kept: building one is not free
+            matrix = scipy.sparse.csr_matrix(matrix)
     else:
         matrix = np.asarray(matrix)
         if matrix.ndim != 2:

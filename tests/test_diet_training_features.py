@@ -304,6 +304,32 @@ def test_sparse_dot_equals_scipy(rows):
     np.testing.assert_allclose(sparse_dot(matrix, kernel), matrix @ kernel, rtol=1e-4, atol=1e-4)
 
 
+def test_viterbi_finds_each_messages_best_path_whatever_its_length():
+    import itertools
+
+    from intently.plugins.classifiers.diet.numpy_model import viterbi
+
+    rng = np.random.default_rng(5)
+    n_tags = 3
+    lengths = np.array([4, 0, 1, 3, 2, 4])
+    scores = rng.normal(size=(len(lengths), 4, n_tags)).astype(np.float32) * 2
+    transitions = rng.normal(size=(n_tags, n_tags)).astype(np.float32)
+    start, end = rng.normal(size=n_tags).astype(np.float32), rng.normal(size=n_tags).astype(np.float32)
+    paths, confidences = viterbi(scores, transitions, lengths, start, end)
+    for b, n in enumerate(lengths):
+        assert len(paths[b]) == len(confidences[b]) == n
+        if n == 0:
+            continue
+
+        def score(path, b=b):
+            return (start[path[0]] + end[path[-1]] + sum(scores[b, t, tag] for t, tag in enumerate(path))
+                    + sum(transitions[x, y] for x, y in itertools.pairwise(path)))
+
+        best = max(itertools.product(range(n_tags), repeat=int(n)), key=score)
+        assert tuple(paths[b]) == best
+        assert np.all((confidences[b] > 0) & (confidences[b] <= 1))
+
+
 def test_bilou_viterbi_step_equals_the_dense_constrained_step():
     from intently.plugins.classifiers.diet.numpy_model import (
         TagDecoder,

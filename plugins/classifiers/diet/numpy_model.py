@@ -297,8 +297,11 @@ class NumpyDIET:
                 sims = sims + sentence_linear
         scores: dict[str, np.ndarray] = {}
         column = 0
+        batch, length, width = outputs.shape
+        flat = outputs.reshape(batch * length, width)  # one 2-d product, see _transformer
         for head, n in tag_heads(self.spec):
-            scores[head] = outputs @ self.w[head_weight(head, "kernel")] + self.w[head_weight(head, "bias")]
+            scores[head] = (flat @ self.w[head_weight(head, "kernel")]).reshape(batch, length, n)
+            scores[head] += self.w[head_weight(head, "bias")]
             if self.spec.get("sentence_to_tags"):
                 sentence = outputs[np.arange(len(lengths)), lengths]
                 scores[head] = scores[head] + (sentence @ self.w[head_weight(head, "context")])[:, None, :]
@@ -319,25 +322,37 @@ class NumpyDIET:
         return x
 
     def _transformer(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The encoder on a padded batch (B x L x width).
+
+        Every dense product runs on the (B*L) x units matrix: numpy multiplies a
+        3-d array by a 2-d one batch element by batch element, re-reading the
+        kernel each time, which is 2-3x slower than one 2-d product.
+        """
         w, units, heads = self.w, self.spec["units"], self.spec["heads"]
         batch, length, _ = x.shape
-        x = (x @ w["encoder/kernel"] + w["encoder/bias"]) * math.sqrt(units)
-        x = x + positional_encoding(length, units).astype(x.dtype)[None]
+        x = x.reshape(batch * length, -1) @ w["encoder/kernel"]
+        x += w["encoder/bias"]
+        x *= math.sqrt(units)
+        x = x.reshape(batch, length, units)
+        x += positional_encoding(length, units).astype(x.dtype)[None]
+        x = x.reshape(batch * length, units)
         depth = units // heads
         bias = ((1.0 - mask)[:, None, None, :] * -1e9).astype(x.dtype)
+
+        def split(t: np.ndarray) -> np.ndarray:
+            return t.reshape(batch, length, heads, depth).transpose(0, 2, 1, 3)
+
         for layer in range(self.spec["layers"]):
             p = f"layer_{layer}/"
             h = layer_norm(x, w[p + "ln1/gamma"], w[p + "ln1/beta"])
-
-            def split(t: np.ndarray) -> np.ndarray:
-                return t.reshape(batch, length, heads, depth).transpose(0, 2, 1, 3)
-
             q, k, v = (split(h @ w[p + f"{n}/kernel"]) for n in ("query", "key", "value"))
-            logits = q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(depth)) + bias
+            logits = q @ k.transpose(0, 1, 3, 2)
+            logits *= 1.0 / math.sqrt(depth)
+            logits += bias
             logits -= logits.max(axis=-1, keepdims=True)
-            att = np.exp(logits)
+            att = np.exp(logits, out=logits)
             att /= att.sum(axis=-1, keepdims=True)
-            out = (att @ v).transpose(0, 2, 1, 3).reshape(batch, length, units)
+            out = (att @ v).transpose(0, 2, 1, 3).reshape(batch * length, units)
             x = x + out @ w[p + "output/kernel"]
             h = layer_norm(x, w[p + "ln2/gamma"], w[p + "ln2/beta"])
             inner = h @ w[p + "ffn1/kernel"]
@@ -346,8 +361,8 @@ class NumpyDIET:
             h = inner @ w[p + "ffn2/kernel"]
             del inner
             h += w[p + "ffn2/bias"]
-            x = x + h
-        return gelu(layer_norm(x, w["final_ln/gamma"], w["final_ln/beta"]))
+            x += h
+        return gelu(layer_norm(x, w["final_ln/gamma"], w["final_ln/beta"])).reshape(batch, length, units)
 
     def similarities(self, outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Dot-product similarities (B x labels) of the sentence positions with every label."""
@@ -406,35 +421,39 @@ def viterbi(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray,
     the best-path scores ending at that token (Rasa's CRF confidence).
     """
     batch, length, n_tags = scores.shape
-    delta = scores[:, 0, :] + (start if start is not None else 0.0)
-    deltas = [delta]
+    lengths = np.asarray(lengths, dtype=np.int64)
+    deltas = np.empty((batch, length, n_tags), dtype=scores.dtype)
     pointers = np.zeros((batch, length, n_tags), dtype=np.int64)
+    delta = scores[:, 0, :] + (start if start is not None else 0.0)
+    deltas[:, 0] = delta
+    every = np.arange(batch)
+    transitions_to_from = np.ascontiguousarray(np.asarray(transitions).T) if step is None else None
     for t in range(1, length):
         if step is not None:
             new, best = step(delta)
-            new = new + scores[:, t, :]
         else:
-            candidates = delta[:, :, None] + transitions[None, :, :]
-            best = candidates.argmax(axis=1)
-            new = candidates.max(axis=1) + scores[:, t, :]
-        active = (t < lengths)[:, None]
-        delta = np.where(active, new, delta)
-        pointers[:, t, :] = best
-        deltas.append(delta)
-    paths, confidences = [], []
-    for b in range(batch):
-        n = int(lengths[b])
-        if n == 0:
-            paths.append(np.zeros(0, dtype=np.int64))
-            confidences.append(np.zeros(0))
-            continue
-        path = np.empty(n, dtype=np.int64)
-        path[n - 1] = int(np.argmax(deltas[n - 1][b] + (end if end is not None else 0.0)))
-        for t in range(n - 1, 0, -1):
-            path[t - 1] = pointers[b, t, path[t]]
-        probs = softmax(np.stack([deltas[t][b] for t in range(n)]), axis=-1)
-        paths.append(path)
-        confidences.append(probs[np.arange(n), path])
+            candidates = delta[:, None, :] + transitions_to_from[None]  # (batch, to, from), see _BilouStep
+            best = candidates.argmax(axis=2)
+            new = np.take_along_axis(candidates, best[:, :, None], axis=2)[:, :, 0]
+        new += scores[:, t, :]
+        finished = t >= lengths
+        if finished.any():  # a message's scores stay those of its last token
+            new[finished] = delta[finished]
+        delta = new
+        deltas[:, t] = delta
+        pointers[:, t] = best
+    # Backtrack all messages at once, each from its own last token.
+    last = np.maximum(lengths - 1, 0)
+    path = np.zeros((batch, length), dtype=np.int64)
+    path[every, last] = np.argmax(delta + (end if end is not None else 0.0), axis=1)
+    for t in range(length - 1, 0, -1):
+        inside = t <= last
+        previous = pointers[every, t, path[:, t]]
+        path[:, t - 1] = np.where(inside, previous, path[:, t - 1])
+    probabilities = softmax(deltas, axis=-1)
+    confidence = np.take_along_axis(probabilities, path[:, :, None], axis=2)[:, :, 0]
+    paths = [path[b, : lengths[b]] for b in range(batch)]
+    confidences = [confidence[b, : lengths[b]] for b in range(batch)]
     return paths, confidences
 
 
@@ -477,23 +496,32 @@ class _BilouStep:
         self.opened = np.array([index["O"]] + [index[f"{p}{x}"] for p in ("B-", "U-") for x in labels])
         self.inner_from = np.array([[index[f"B-{x}"], index[f"I-{x}"]] for x in labels], dtype=np.int64).reshape(-1, 2)
         self.inner_to = np.array([[index[f"I-{x}"], index[f"L-{x}"]] for x in labels], dtype=np.int64).reshape(-1, 2)
-        self.open_transitions = transitions[np.ix_(self.closed, self.opened)]
-        self.inner_transitions = transitions[self.inner_from[:, :, None], self.inner_to[:, None, :]]
+        #: (to, from), so that the maximum of a step runs over the last, contiguous axis.
+        self.open_transitions = np.ascontiguousarray(transitions[np.ix_(self.closed, self.opened)].T)
+        self.outer_rows = np.arange(len(self.opened))
+        self.from_begin, self.from_inside = self.inner_from[:, 0], self.inner_from[:, 1]
+        self.begin_transitions = np.ascontiguousarray(transitions[self.from_begin[:, None], self.inner_to])
+        self.inside_transitions = np.ascontiguousarray(transitions[self.from_inside[:, None], self.inner_to])
         self.size = len(tags)
 
     def __call__(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batch = delta.shape[0]
         new = np.empty((batch, self.size), dtype=delta.dtype)
         best = np.empty((batch, self.size), dtype=np.int64)
-        candidates = delta[:, self.closed][:, :, None] + self.open_transitions[None]
-        new[:, self.opened] = candidates.max(axis=1)
-        best[:, self.opened] = self.closed[candidates.argmax(axis=1)]
+        closed = delta.take(self.closed, axis=1)
+        # A C-ordered (batch, to, from) array: an argmax over a strided axis is several times slower.
+        candidates = np.empty((batch, len(self.opened), len(self.closed)), dtype=delta.dtype)
+        np.add(closed[:, None, :], self.open_transitions[None], out=candidates)
+        chosen = candidates.argmax(axis=2)
+        new[:, self.opened] = np.take_along_axis(closed, chosen, axis=1) + self.open_transitions[self.outer_rows, chosen]
+        best[:, self.opened] = self.closed[chosen]
         if len(self.inner_from):
-            inner = delta[:, self.inner_from][:, :, :, None] + self.inner_transitions[None]
-            new[:, self.inner_to] = inner.max(axis=2)
-            # Two predecessors per target: B-x (0) or I-x (1).
-            from_inside = inner[:, :, 1, :] > inner[:, :, 0, :]
-            best[:, self.inner_to] = np.where(from_inside, self.inner_from[None, :, 1:2], self.inner_from[None, :, 0:1])
+            # Two predecessors per target I-x / L-x: B-x, or I-x (which wins only when strictly better).
+            from_begin = delta.take(self.from_begin, axis=1)[:, :, None] + self.begin_transitions[None]
+            from_inside = delta.take(self.from_inside, axis=1)[:, :, None] + self.inside_transitions[None]
+            inside_wins = from_inside > from_begin
+            new[:, self.inner_to] = np.where(inside_wins, from_inside, from_begin)
+            best[:, self.inner_to] = np.where(inside_wins, self.from_inside[None, :, None], self.from_begin[None, :, None])
         return new, best
 
 
