@@ -137,6 +137,17 @@ def test_numpy_forward_matches_tensorflow(joint_model):
     tf_paths, _ = decode(tf_scores["entity"], transitions, padded.lengths, diet.tags, bilou=True)
     assert all(np.array_equal(a, b) for a, b in zip(numpy_paths, tf_paths))
     assert sum(int((path > 0).sum()) for path in numpy_paths) > 100  # plenty of entity tags compared
+    # Small batches take the grouped path (block products), large ones the dense product: both agree with TF.
+    assert diet.model.spec["connections"] == "grouped"
+    assert {"layer_0/query/kernel", "layer_0/ffn1/kernel", "layer_0/ffn2/kernel"} <= set(diet.model.grouped)
+    for start in range(0, 300, 10):
+        part = diet_data.pad(diet_data.subset(inputs, np.arange(start, start + 10)))
+        small_sims, small_scores = diet.model.forward(part.sparse, part.dense, part.mask, part.lengths)
+        assert part.mask.size <= 256
+        np.testing.assert_allclose(small_sims, tf_sims[start : start + 10], atol=1e-4, rtol=1e-4)
+        for b, n in enumerate(part.lengths):
+            np.testing.assert_allclose(small_scores["entity"][b, :n], tf_scores["entity"][start + b, :n],
+                                       atol=1e-4, rtol=1e-4)
 
 
 def test_persist_load_gives_identical_predictions(joint_model, tmp_path):

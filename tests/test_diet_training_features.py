@@ -304,6 +304,42 @@ def test_sparse_dot_equals_scipy(rows):
     np.testing.assert_allclose(sparse_dot(matrix, kernel), matrix @ kernel, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize(("shape", "density", "groups"), [((256, 1024), 0.2, 5), ((40, 30), 0.5, 2), ((3, 8), 0.2, 3)])
+def test_grouped_connections_keep_a_density_share_and_multiply_block_by_block(shape, density, groups):
+    from intently.plugins.classifiers.diet.numpy_model import GroupedKernel, connection_groups
+
+    in_group, out_group = connection_groups("layer_0/ffn1/kernel", shape, density, seed=7)
+    assert set(in_group) == set(out_group) == set(range(groups))  # never more groups than rows or columns
+    mask = in_group[:, None] == out_group[None, :]
+    assert mask.mean() == pytest.approx(1 / groups, abs=0.02)
+    assert mask.any(axis=0).all() and mask.any(axis=1).all()  # every input and output keeps connections
+    again = connection_groups("layer_0/ffn1/kernel", shape, density, seed=7)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (in_group, out_group)))
+    other = connection_groups("layer_1/ffn1/kernel", shape, density, seed=7)
+    assert not np.array_equal(other[0], in_group) or not np.array_equal(other[1], out_group)
+    rng = np.random.default_rng(0)
+    kernel = (rng.normal(size=shape) * mask).astype(np.float32)
+    grouped = GroupedKernel.of(kernel, (in_group, out_group))
+    x = rng.normal(size=(13, shape[0])).astype(np.float32)
+    np.testing.assert_allclose(grouped(x), x @ kernel, rtol=1e-4, atol=1e-4)
+    kernel[~mask] = 1.0  # weights outside the groups: no grouped form
+    assert GroupedKernel.of(kernel, (in_group, out_group)) is None
+
+
+def test_full_density_and_old_models_have_no_groups():
+    from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, connection_groups
+
+    assert connection_groups("layer_0/query/kernel", (64, 64), 1.0, seed=1) is None
+    spec = {**TINY_SPEC, "dense_dim": 8, "dense_dimension": 8, "units": 8, "layers": 1, "heads": 2, "density": 0.2}
+    old, _ = initial_weights(spec, 0)  # no "connections": Rasa's random per-weight masks
+    assert NumpyDIET(spec, old).grouped == {}
+    grouped_spec = {**spec, "connections": "grouped", "connection_seed": 3}
+    weights, masks = initial_weights(grouped_spec, 0)
+    model = NumpyDIET(grouped_spec, weights)
+    assert set(model.grouped) == {name for name in masks if name != "input/kernel"}
+    assert weights["layer_0/query/kernel"].any()
+
+
 def test_viterbi_finds_each_messages_best_path_whatever_its_length():
     import itertools
 
@@ -350,6 +386,10 @@ def test_bilou_viterbi_step_equals_the_dense_constrained_step():
     for a, b, c, d in zip(fast_paths, paths, fast_conf, conf):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(c, d, rtol=1e-5)
+    for i in range(len(lengths)):  # one message at a time: the one-message path
+        (one_path,), (one_conf,) = decoder(scores[i : i + 1], lengths[i : i + 1])
+        np.testing.assert_array_equal(one_path, paths[i])
+        np.testing.assert_allclose(one_conf, conf[i], rtol=1e-5)
 
 
 def test_tag_scores_see_the_sentence_unless_turned_off(role_model):
@@ -366,3 +406,16 @@ def test_sentence_to_tags_must_be_a_boolean():
 
     with pytest.raises(ComponentConfigError, match="sentence_to_tags"):
         DIETClassifier({"sentence_to_tags": "yes"})
+
+
+def test_parse_batches_hold_at_most_the_row_limit_and_every_message_once():
+    from intently.plugins.classifiers.diet.component import _row_batches
+
+    lengths = np.array([3, 40, 1, 7, 7, 2, 300, 5])
+    order = np.argsort(lengths, kind="stable")
+    batches = _row_batches(order, lengths, 32)
+    assert np.array_equal(np.concatenate(batches), order)
+    for batch in batches:
+        rows = len(batch) * (int(lengths[batch].max()) + 1)
+        assert rows <= 32 or len(batch) == 1  # a message too long for the limit goes alone
+    assert [len(b) for b in batches] == [4, 2, 1, 1]

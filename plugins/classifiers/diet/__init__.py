@@ -13,13 +13,16 @@ What it does, and where it differs from Rasa on purpose:
 * Input: per token ``[sequence features]``, plus the sentence features as an
   extra last position; sparse and dense, sequence and sentence features of
   every featurizer before it. Sequence and sentence columns are laid out side
-  by side (see :mod:`.data`) so one randomly connected sparse-to-dense layer
-  (``dense_dimension``, ``connection_density``; a fixed random binary mask
-  from the seed) equals Rasa's two; ``concat_dimension`` is accepted but not
-  needed (the dims always agree).
+  by side (see :mod:`.data`) so one sparsely connected sparse-to-dense layer
+  (``dense_dimension``, ``connection_density``) equals Rasa's two;
+  ``concat_dimension`` is accepted but not needed (the dims always agree).
 * ``connection_density`` masks the sparse-to-dense, feed-forward and
   transformer kernels (as Rasa's ``RandomlyConnectedDense``); the embedding
-  and tag layers are fully connected.
+  and tag layers are fully connected. Rasa keeps each weight at random; here
+  inputs and outputs are dealt at random into ``round(1/density)`` groups,
+  connected group to group (:func:`.numpy_model.connection_groups`): as many
+  weights, and parsing multiplies one small block per group. Models trained
+  before grouping keep their per-weight random masks.
 * Intent labels: a learned ``(labels x dense_dimension[label])`` table (what
   a one-hot label through Rasa's dense layer is) then a dense layer to
   ``embedding_dimension``. With the tokenizer's ``intent_tokenization_flag``,

@@ -23,6 +23,9 @@ from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet import growth, inference, training
 from intently.plugins.classifiers.diet.numpy_model import (
+    CONNECTION_SPEC_KEYS,
+    GROUPED,
+    GROUPED_ROWS_LIMIT,
     TAG_HEADS,
     NumpyDIET,
     TagDecoder,
@@ -40,10 +43,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-#: Messages per padded batch while parsing (its feed-forward activations are the largest arrays of parsing).
-PARSE_BATCH = 64
+#: Padded rows (messages x (longest + 1)) per batch while parsing: up to this many rows the
+#: transformer's grouped kernels multiply block by block (numpy_model.GROUPED_ROWS_LIMIT), which
+#: costs less per row than the dense product of a larger batch; it also bounds parse memory.
+PARSE_ROWS = GROUPED_ROWS_LIMIT
 #: Messages whose first-layer rows are computed at once (bounds their memory).
 ROWS_BATCH = 4096
+
+
+def _row_batches(order: np.ndarray, lengths: np.ndarray, max_rows: int) -> list[np.ndarray]:
+    """``order`` (messages sorted by length) cut into batches of at most ``max_rows`` padded rows
+    (messages x (longest length + 1)); a message longer than that is a batch of its own."""
+    batches = []
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and (end + 1 - start) * (int(lengths[order[end]]) + 1) <= max_rows:
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    return batches
 
 
 class DIETClassifier(Component):
@@ -156,9 +175,12 @@ class DIETClassifier(Component):
         spec = self._spec(dims, labels, head_tags, self._label_tokens(examples, labels))
         if resume:
             seed = self.seed
+            # The base model's connections (a model from before grouped connections keeps Rasa's random ones).
+            spec.update({key: self.spec[key] for key in CONNECTION_SPEC_KEYS if key in self.spec})
             weights, masks = self._grown_weights(spec, labels, head_tags)
         else:
             seed = cfg["random_seed"] if cfg["random_seed"] is not None else int(np.random.SeedSequence().entropy % 2**31)
+            spec.update({"connections": GROUPED, "connection_seed": seed})
             weights, masks = initial_weights(spec, seed)
         assert weights is not None
         try:
@@ -311,8 +333,7 @@ class DIETClassifier(Component):
             ) from error
         # Messages of similar length together: far less padding in the transformer and the CRF.
         order = np.argsort(rows.lengths, kind="stable")
-        for start in range(0, len(order), PARSE_BATCH):
-            index = order[start : start + PARSE_BATCH]
+        for index in _row_batches(order, rows.lengths, PARSE_ROWS):
             batch = rows.pad(index)
             sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
                                        batch.lengths)
