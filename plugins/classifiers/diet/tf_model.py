@@ -71,6 +71,17 @@ def _scale(name: str) -> float:
     return LINEAR_SCALE if name.startswith("linear_") or name.endswith("crf/transitions") else 1.0
 
 
+def _rows_matmul(t: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """``t (..., in) @ kernel (in, out)`` as one 2-d product.
+
+    ``tf.matmul`` of a 3-d tensor and a kernel is a batched product, one small
+    product per message: forward and backward about 2.7x slower on CPU than
+    the same rows multiplied at once.
+    """
+    flat = tf.reshape(t, [-1, kernel.shape[0]])
+    return tf.reshape(tf.matmul(flat, kernel), tf.concat([tf.shape(t)[:-1], [kernel.shape[1]]], axis=0))
+
+
 class DIETModel(tf.Module):
     """Variables named as in :func:`.numpy_model.architecture`; masks are constants."""
 
@@ -167,8 +178,7 @@ class DIETModel(tf.Module):
         scores = {}
         column = 0
         for head, n in tag_heads(spec):
-            scores[head] = (tf.einsum("blh,ht->blt", x, self.w(head_weight(head, "kernel")))
-                            + self.w(head_weight(head, "bias")))
+            scores[head] = _rows_matmul(x, self.w(head_weight(head, "kernel"))) + self.w(head_weight(head, "bias"))
             if spec.get("sentence_to_tags"):
                 index = tf.stack([tf.range(tf.shape(lengths)[0], dtype=lengths.dtype), lengths], axis=1)
                 sentence = tf.gather_nd(x, index)
@@ -235,7 +245,7 @@ class DIETModel(tf.Module):
         rate, att_rate = float(self.config["drop_rate"]), float(self.config["drop_rate_attention"])
         batch, length = tf.shape(mask)[0], tf.shape(mask)[1]
         depth = units // heads
-        x = (tf.matmul(x, self.w("encoder/kernel")) + self.w("encoder/bias")) * math.sqrt(units)
+        x = (_rows_matmul(x, self.w("encoder/kernel")) + self.w("encoder/bias")) * math.sqrt(units)
         x = x + _positions(length, units)[None]
         x = self._dropout(x, rate, training)
         bias = (1.0 - mask)[:, None, None, :] * -1e9
@@ -246,15 +256,15 @@ class DIETModel(tf.Module):
         for layer in range(self.spec["layers"]):
             p = f"layer_{layer}/"
             h = _layer_norm(x, self.w(p + "ln1/gamma"), self.w(p + "ln1/beta"))
-            q, k, v = (split(tf.matmul(h, self.w(p + f"{n}/kernel"))) for n in ("query", "key", "value"))
+            q, k, v = (split(_rows_matmul(h, self.w(p + f"{n}/kernel"))) for n in ("query", "key", "value"))
             logits = tf.matmul(q, k, transpose_b=True) / math.sqrt(depth) + bias
             att = self._dropout(tf.nn.softmax(logits, axis=-1), att_rate, training)
             out = tf.reshape(tf.transpose(tf.matmul(att, v), [0, 2, 1, 3]), [batch, length, units])
-            x = x + self._dropout(tf.matmul(out, self.w(p + "output/kernel")), rate, training)
+            x = x + self._dropout(_rows_matmul(out, self.w(p + "output/kernel")), rate, training)
             h = _layer_norm(x, self.w(p + "ln2/gamma"), self.w(p + "ln2/beta"))
-            h = _gelu(tf.matmul(h, self.w(p + "ffn1/kernel")) + self.w(p + "ffn1/bias"))
+            h = _gelu(_rows_matmul(h, self.w(p + "ffn1/kernel")) + self.w(p + "ffn1/bias"))
             h = self._dropout(h, rate, training)
-            h = tf.matmul(h, self.w(p + "ffn2/kernel")) + self.w(p + "ffn2/bias")
+            h = _rows_matmul(h, self.w(p + "ffn2/kernel")) + self.w(p + "ffn2/bias")
             x = x + self._dropout(h, rate, training)
         return _gelu(_layer_norm(x, self.w("final_ln/gamma"), self.w("final_ln/beta")))
 
