@@ -533,3 +533,19 @@ def test_training_data_config_is_accepted() -> None:
     pipeline = [WhitespaceTokenizer(), featurizer()]
     train(pipeline, examples([("hello", None)]), CONFIG)
     train(pipeline, examples([("hello", None)]), None)  # the config is optional
+
+
+def test_csr_from_rows_builds_the_matrix_scipy_would() -> None:
+    from array import array
+
+    import scipy.sparse
+    from intently.plugins.featurizers.sparse_featurizer import csr_from_rows
+
+    fast = csr_from_rows(array("i", [1, 4, 0]), array("d", [2.0, 1.0, 3.0]), [0, 2, 2, 3], 6)
+    checked = scipy.sparse.csr_matrix(([2.0, 1.0, 3.0], [1, 4, 0], [0, 2, 2, 3]), shape=(3, 6))
+    assert fast.shape == checked.shape == (3, 6) and fast.nnz == 3 and fast.has_sorted_indices
+    np.testing.assert_array_equal(fast.toarray(), checked.toarray())
+    np.testing.assert_array_equal((fast @ np.eye(6))[:, 1], [2.0, 0.0, 0.0])
+    assert (scipy.sparse.vstack([fast, checked]).toarray() == np.vstack([checked.toarray()] * 2)).all()
+    empty = csr_from_rows([], [], [0], 4)
+    assert empty.shape == (0, 4) and empty.nnz == 0

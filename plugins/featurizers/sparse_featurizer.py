@@ -218,13 +218,35 @@ def csr_from_rows(
     token rows) are wrapped without copying.
     """
     indptr_array = as_index_array(indptr)
-    matrix = scipy.sparse.csr_matrix(
-        (as_value_array(data), as_index_array(indices), indptr_array),
-        shape=(len(indptr_array) - 1, dimension),
-        copy=False,
-    )
+    index_array, value_array = as_index_array(indices), as_value_array(data)
+    shape = (len(indptr_array) - 1, int(dimension))
+    if _TRUSTED_CSR and len(indptr_array) and len(index_array) == len(value_array) == int(indptr_array[-1]):
+        matrix = scipy.sparse.csr_matrix.__new__(scipy.sparse.csr_matrix)
+        matrix.__dict__.update(_TRUSTED_CSR)
+        matrix.data, matrix.indices, matrix.indptr, matrix._shape = value_array, index_array, indptr_array, shape
+    else:
+        matrix = scipy.sparse.csr_matrix((value_array, index_array, indptr_array), shape=shape, copy=False)
     matrix.has_sorted_indices = True
     return matrix
+
+
+def _trusted_csr_template() -> dict[str, Any]:
+    """The per-instance attributes of a scipy CSR matrix, for :func:`csr_from_rows` to build
+    matrices without scipy's checks (about 18 us a matrix, several per parsed message).
+
+    Empty (and the checked constructor used) should a scipy version keep its
+    attributes differently than this code expects.
+    """
+    probe = scipy.sparse.csr_matrix(
+        (np.ones(1), np.zeros(1, dtype=np.int32), np.array([0, 1], dtype=np.int32)), shape=(1, 1)
+    )
+    if set(probe.__dict__) - {"data", "indices", "indptr", "_shape", "maxprint", "_has_sorted_indices",
+                              "_has_canonical_format"} or "_shape" not in probe.__dict__:
+        return {}
+    return {k: v for k, v in probe.__dict__.items() if k not in ("data", "indices", "indptr", "_shape")}
+
+
+_TRUSTED_CSR = _trusted_csr_template()
 
 
 def csr_from_entries(

@@ -306,6 +306,7 @@ class NumpyDIET:
         if spec["n_labels"]:
             table = label_composition(spec, self.dtype) @ self.w["label_table"]
             self.label_embeddings = table @ self.w["label_embed/kernel"] + self.w["label_embed/bias"]
+        self._position_table = np.zeros((0, spec["units"]), dtype=dtype)
         #: The dense layers' kernels in grouped form, when the model has grouped connections.
         self.grouped: dict[str, GroupedKernel] = {}
         if spec.get("connections") == GROUPED:
@@ -404,6 +405,14 @@ class NumpyDIET:
                 column += n
         return sims, scores
 
+    def _positions(self, length: int) -> np.ndarray:
+        """:func:`positional_encoding` of ``length`` rows in the model's dtype, computed once per
+        power-of-two bucket (a fresh one costs more than the rest of a short message's first layer)."""
+        if length > len(self._position_table):
+            size = 1 << max(5, (length - 1).bit_length())
+            self._position_table = positional_encoding(size, self.spec["units"]).astype(self.dtype)
+        return self._position_table[:length]
+
     def dot(self, x: np.ndarray, name: str) -> np.ndarray:
         """``x @ self.w[name]`` for a 2-d ``x``: block by block for a grouped kernel and few rows."""
         grouped = self.grouped.get(name)
@@ -435,7 +444,7 @@ class NumpyDIET:
         x += w["encoder/bias"]
         x *= math.sqrt(units)
         x = x.reshape(batch, length, units)
-        x += positional_encoding(length, units).astype(x.dtype)[None]
+        x += self._positions(length)[None]
         x = x.reshape(batch * length, units)
         depth = units // heads
         bias = ((1.0 - mask)[:, None, None, :] * -1e9).astype(x.dtype)
