@@ -12,8 +12,10 @@ ever executed or unpickled.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
+import tempfile
 from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -77,15 +79,18 @@ def extract_archive(archive_path: str | PathLike[str], target_dir: str | PathLik
         raise ModelNotFoundError(f"no model archive at {archive}")
     target = Path(target_dir).resolve()
     target.mkdir(parents=True, exist_ok=True)
+    # One streaming pass into a staging folder, moved into place only once every
+    # member has passed: listing the members first and then extracting them would
+    # decompress the archive twice (a backward seek in gzip starts over).
+    staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=target))
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            checked = [(member, _check_member(member, archive)) for member in members]
-            if not any(path.as_posix() == METADATA_FILE for _, path in checked):
-                raise InvalidArchiveError(f"{archive} has no {METADATA_FILE}; it is not an intently model", file=archive)
-            for member, relative in checked:
-                destination = (target / relative).resolve()
-                if destination != target and target not in destination.parents:
+        has_metadata = False
+        with tarfile.open(archive, "r|gz") as tar:
+            for member in tar:
+                relative = _check_member(member, archive)
+                has_metadata = has_metadata or relative.as_posix() == METADATA_FILE
+                destination = (staging / relative).resolve()
+                if destination != staging and staging not in destination.parents:
                     raise UnsafeArchiveError(f"archive member {member.name!r} points outside the archive", file=archive)
                 if member.isdir():
                     destination.mkdir(parents=True, exist_ok=True)
@@ -96,10 +101,16 @@ def extract_archive(archive_path: str | PathLike[str], target_dir: str | PathLik
                     raise InvalidArchiveError(f"archive member {member.name!r} has no data", file=archive)
                 with source, open(destination, "xb") as out:
                     shutil.copyfileobj(source, out)
+        if not has_metadata:
+            raise InvalidArchiveError(f"{archive} has no {METADATA_FILE}; it is not an intently model", file=archive)
+        for entry in staging.iterdir():
+            os.replace(entry, target / entry.name)
     except (tarfile.TarError, EOFError, OSError, ValueError) as error:
         if isinstance(error, FileExistsError):
             raise UnsafeArchiveError(f"archive {archive} holds the same member twice", file=archive) from error
         raise InvalidArchiveError(f"{archive} is not a readable model archive: {error}", file=archive) from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
