@@ -140,3 +140,19 @@ def test_response_selector_finetune_learns_a_new_response(tmp_path):
         "chitchat/ask_mood", "chitchat/ask_mood", "chitchat/ask_joke", "faq/ask_name"]
     assert outputs[0]["responses"] == responses()["utter_chitchat/ask_mood"]
     assert set(CHITCHAT_KEYS) <= set(selector.labels)
+
+
+def test_a_model_with_random_connections_keeps_them_when_finetuned(base_without_greet_and_cuisine, tmp_path):
+    loaded = loaded_for_finetune(base_without_greet_and_cuisine, tmp_path, 0.25)
+    diet = loaded[-1]
+    assert diet.spec["connections"] == "grouped"
+    # A model from before grouped connections: no "connections" in its spec, Rasa's random masks.
+    diet.spec = {k: v for k, v in diet.spec.items() if k not in ("connections", "connection_seed")}
+    _, random_masks = initial_weights(diet.spec, diet.seed)
+    diet.weights = {name: value * random_masks[name] if name in random_masks else value
+                    for name, value in diet.weights.items()}
+    train(loaded, joint_data())
+    assert "connections" not in diet.spec and diet.model.grouped == {}
+    for name, mask in random_masks.items():
+        assert not np.any(diet.weights[name][mask == 0]), name  # still only the random connections
+    assert {m.intent for m in parse(loaded, held_out_texts()[0])} <= set(diet.labels)
