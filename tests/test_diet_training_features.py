@@ -419,3 +419,26 @@ def test_parse_batches_hold_at_most_the_row_limit_and_every_message_once():
         rows = len(batch) * (int(lengths[batch].max()) + 1)
         assert rows <= 32 or len(batch) == 1  # a message too long for the limit goes alone
     assert [len(b) for b in batches] == [4, 2, 1, 1]
+
+
+@pytest.mark.parametrize("constrain", [False, True])
+def test_intent_loss_is_the_softmax_loss_plus_the_sigmoid_term_averaged_over_labels(constrain):
+    tf_model = pytest.importorskip("intently.plugins.classifiers.diet.tf_model")
+
+    spec = {**TINY_SPEC, "n_labels": 5}
+    weights, masks = initial_weights(spec, 0)
+    config = {**DIETClassifier.defaults, "constrain_similarities": constrain}
+    model = tf_model.DIETModel(spec, weights, masks, config, 0)
+    rng = np.random.default_rng(2)
+    sims = rng.normal(size=(4, 5)).astype(np.float32) * 3
+    labels = np.array([0, 3, 3, -1])  # -1: an example without an intent is left out
+    loss, accuracy = model.intent_loss(sims, labels)
+    kept, gold = sims[:3].astype(np.float64), labels[:3]
+    log_softmax = kept - np.log(np.exp(kept).sum(axis=1, keepdims=True))
+    expected = -log_softmax[np.arange(3), gold].mean()
+    if constrain:
+        positive = np.eye(5)[gold]
+        sigmoid_ce = np.logaddexp(0, kept) - positive * kept  # softplus(x) - y x
+        expected += sigmoid_ce.mean(axis=1).mean()  # averaged over the labels, as Rasa does
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert float(accuracy) == pytest.approx(np.mean(kept.argmax(axis=1) == gold))

@@ -32,7 +32,8 @@ What it does, and where it differs from Rasa on purpose:
 * ``loss_type: cross_entropy`` over ALL labels instead of Rasa's
   ``number_of_negative_examples`` sampled negatives: exact, and cheap for the
   usual tens to hundreds of intents. ``constrain_similarities`` adds Rasa's
-  sigmoid term (positive -> 1, every other label -> 0). Only ``inner``
+  sigmoid term (positive -> 1, every other label -> 0), averaged over the
+  labels as Rasa averages it over its candidates. Only ``inner``
   similarity (Rasa's ``auto`` for cross-entropy) and ``softmax`` confidences.
 * Entities, roles and groups: one linear-chain CRF head each (log-likelihood
   in TensorFlow, Viterbi in numpy); a tag's confidence is the softmax over

@@ -289,7 +289,9 @@ class DIETModel(tf.Module):
         if self.config["constrain_similarities"]:
             positive = tf.one_hot(labels_l, tf.shape(sims)[1])
             sig = tf.nn.sigmoid_cross_entropy_with_logits(labels=positive, logits=sims_l)
-            loss += tf.reduce_sum(sig) / count
+            # Averaged over the labels, as Rasa averages it over its candidates: summed, the
+            # term grows with the number of intents until it outweighs the softmax loss.
+            loss += tf.reduce_sum(tf.reduce_mean(sig, axis=1)) / count
         correct = tf.cast(tf.equal(tf.argmax(sims_l, axis=1, output_type=labels_l.dtype), labels_l), tf.float32)
         return loss, tf.reduce_sum(correct) / count
 
