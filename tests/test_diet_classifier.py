@@ -275,3 +275,20 @@ def test_training_without_tensorflow_says_how_to_get_it(monkeypatch):
     with pytest.raises(MissingDependencyError) as info:
         DIETClassifier({"epochs": 1}).train(data, None)
     assert "pip install 'intently[tensorflow]'" in info.value.hint
+
+
+def test_a_large_batch_parses_as_each_message_alone(joint_model):
+    from intently.plugins.classifiers.diet import component as diet_component
+
+    words = ["book", "a", "table", "for", "thai", "food", "in", "Oslo", "hello", "bye", "what", "weather"]
+    rng = np.random.default_rng(4)
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 30))) for _ in range(200)]
+    together = parse(joint_model, texts)
+    assert len(diet_component._row_batches(np.argsort([len(t.split()) for t in texts]),
+                                           np.array([len(t.split()) for t in texts]), diet_component.PARSE_ROWS)) > 4
+    for text, message in zip(texts, together):
+        (alone,) = parse(joint_model, [text])
+        assert message.intent == alone.intent
+        assert message.intent_confidence == pytest.approx(alone.intent_confidence, abs=1e-5)
+        assert [(e.start, e.end, e.entity) for e in message.entities] == [
+            (e.start, e.end, e.entity) for e in alone.entities]
