@@ -95,6 +95,12 @@ def connection_groups(name: str, shape: tuple[int, int], density: float, seed: i
     return rng.permutation(rows) % groups, rng.permutation(cols) % groups
 
 
+def same_group(groups: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The connections (inputs x outputs, boolean) that :func:`connection_groups`' ``groups`` keep."""
+    in_group, out_group = groups
+    return in_group[:, None] == out_group[None, :]
+
+
 def connection_mask(shape: tuple[int, int], density: float, rng: np.random.Generator) -> np.ndarray:
     """Rasa's connections (models without ``spec["connections"]``): a random mask keeping about ``density``.
 
@@ -232,7 +238,7 @@ def initial_weights(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarr
             if spec.get("connections") == GROUPED:
                 groups = connection_groups(name, shape, spec["density"], spec["connection_seed"])
                 masks[name] = (np.ones(shape, dtype=np.float32) if groups is None
-                               else (groups[0][:, None] == groups[1][None, :]).astype(np.float32))
+                               else same_group(groups).astype(np.float32))
             else:
                 masks[name] = connection_mask(shape, spec["density"], rng)
             weights[name] *= masks[name]
@@ -267,10 +273,9 @@ class GroupedKernel:
         """The grouped form of ``kernel``, or None when it has no groups or has weights outside them."""
         if groups is None:
             return None
-        in_group, out_group = groups
-        if np.any(kernel[in_group[:, None] != out_group[None, :]]):
+        if np.any(kernel[~same_group(groups)]):
             return None
-        return cls(kernel, in_group, out_group)
+        return cls(kernel, *groups)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         groups, width_in, width_out = self.shape
