@@ -148,6 +148,14 @@ def test_numpy_forward_matches_tensorflow(joint_model):
         for b, n in enumerate(part.lengths):
             np.testing.assert_allclose(small_scores["entity"][b, :n], tf_scores["entity"][start + b, :n],
                                        atol=1e-4, rtol=1e-4)
+    # TensorFlow multiplies only the real (unpadded) rows: a message alone gives what it gives in the batch.
+    longest = int(np.argmax(padded.lengths))
+    shortest = int(np.argmin(padded.lengths))
+    for index in (longest, shortest):
+        alone_sims, alone_scores = diet._tf_model.predict(diet_data.pad(diet_data.subset(inputs, np.array([index]))))
+        n = int(padded.lengths[index])
+        np.testing.assert_allclose(alone_sims[0], tf_sims[index], atol=1e-4, rtol=1e-4)
+        np.testing.assert_allclose(alone_scores["entity"][0, :n], tf_scores["entity"][index, :n], atol=1e-4, rtol=1e-4)
 
 
 def test_persist_load_gives_identical_predictions(joint_model, tmp_path):
