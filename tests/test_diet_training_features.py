@@ -442,3 +442,49 @@ def test_intent_loss_is_the_softmax_loss_plus_the_sigmoid_term_averaged_over_lab
         expected += sigmoid_ce.mean(axis=1).mean()  # averaged over the labels, as Rasa does
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     assert float(accuracy) == pytest.approx(np.mean(kept.argmax(axis=1) == gold))
+
+
+@pytest.mark.parametrize("constrain", [False, True])
+def test_batch_negatives_join_the_softmax_and_the_sigmoid_term_as_in_rasa(constrain):
+    """The batch terms of Rasa's DotProductLoss, with fixed draws, against numpy."""
+    tf_model = pytest.importorskip("intently.plugins.classifiers.diet.tf_model")
+    import tensorflow as tf
+
+    spec = {**TINY_SPEC, "n_labels": 4}
+    weights, masks = initial_weights(spec, 0)
+    config = {**DIETClassifier.defaults, "constrain_similarities": constrain, "number_of_negative_examples": 3}
+    model = tf_model.DIETModel(spec, weights, masks, config, 0)
+    rng = np.random.default_rng(5)
+    text = rng.normal(size=(5, 3)).astype(np.float32)
+    label_embeddings = rng.normal(size=(4, 3)).astype(np.float32)
+    sims = text @ label_embeddings.T
+    labels = np.array([0, 2, 2, -1, 1])  # the example without an intent is left out before drawing
+    # Fixed draws (rows of the 4 labelled examples; the second call draws labels).
+    draws = iter([np.array([[1, 2, 3], [0, 1, 3], [2, 0, 0], [1, 1, 2]]),
+                  np.array([[0, 1, 3], [2, 2, 0], [1, 3, 3], [1, 0, 2]])])
+    model.negative_draws = lambda rows, candidates: tf.constant(next(draws), tf.int32)
+    loss, accuracy = model.intent_loss(tf.constant(sims), tf.constant(labels, tf.int64),
+                                       (tf.constant(text), tf.constant(label_embeddings)))
+
+    keep = labels >= 0
+    t, s, y = text[keep].astype(np.float64), sims[keep].astype(np.float64), labels[keep]
+    others = np.array([[1, 2, 3], [0, 1, 3], [2, 0, 0], [1, 1, 2]])
+    drawn = np.array([[0, 1, 3], [2, 2, 0], [1, 3, 3], [1, 0, 2]])
+    bad_input = y[others] == y[:, None]  # the same intent is not a negative
+    bad_label = drawn == y[:, None]
+    label_input = np.where(bad_input, -1e9, s[others, y[:, None]])
+    label_label = np.where(bad_label, -1e9, np.einsum("nd,nkd->nk", label_embeddings[y], label_embeddings[drawn]))
+    input_input = np.where(bad_input, -1e9, np.einsum("nd,nkd->nk", t, t[others]))
+    # Rasa: with the sigmoid term only label-input joins the softmax, without it every similarity does.
+    logits = np.concatenate([s, label_input] + ([] if constrain else [label_label, input_input]), axis=1)
+    log_softmax = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) \
+        - logits.max(1, keepdims=True)
+    expected = -log_softmax[np.arange(4), y].mean()
+    if constrain:
+        every = np.concatenate([s, label_input, label_label, input_input], axis=1)
+        target = np.zeros_like(every)
+        target[np.arange(4), y] = 1
+        expected += (np.logaddexp(0, every) - target * every).mean(axis=1).mean()
+    assert bad_input.any() and bad_label.any()
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert float(accuracy) == pytest.approx(np.mean(s.argmax(axis=1) == y))

@@ -3,7 +3,8 @@
 It computes the same function as :class:`.numpy_model.NumpyDIET` (weights of
 the same names and shapes) plus dropout, and trains it with Adam. Intent
 loss: softmax cross-entropy of the dot-product similarities over all labels
-(+ Rasa's sigmoid term with ``constrain_similarities``); entity loss: the
+and Rasa's in-batch negatives (+ Rasa's sigmoid term with
+``constrain_similarities``); entity loss: the
 negative log-likelihood of a linear-chain CRF; plus ``regularization_constant``
 times the squared kernels. Randomness comes from ``seed`` only (numpy for
 batches, a ``tf.random.Generator`` for dropout), so one seed gives one model.
@@ -143,12 +144,14 @@ class DIETModel(tf.Module):
     def forward(self, sparse: tf.SparseTensor, dense: tf.Tensor, mask: tf.Tensor, lengths: tf.Tensor,
                 training: bool) -> tuple[tf.Tensor | None, dict[str, tf.Tensor]]:
         """``(similarities, tag scores)`` of a padded batch, as :meth:`.numpy_model.NumpyDIET.forward`."""
-        sims, scores, _ = self._forward(sparse, dense, mask, lengths, training, masked_lm=False)
+        sims, scores, _, _ = self._forward(sparse, dense, mask, lengths, training, masked_lm=False)
         return sims, scores
 
     def _forward(self, sparse: tf.SparseTensor, dense: tf.Tensor, mask: tf.Tensor, lengths: tf.Tensor,
-                 training: bool, masked_lm: bool) -> tuple[tf.Tensor | None, dict[str, tf.Tensor], tf.Tensor]:
-        """:meth:`forward` plus the masked-language-model loss (0 unless ``masked_lm``)."""
+                 training: bool, masked_lm: bool
+                 ) -> tuple[tf.Tensor | None, dict[str, tf.Tensor], tf.Tensor, tuple[tf.Tensor, tf.Tensor] | None]:
+        """:meth:`forward` plus the masked-language-model loss (0 unless ``masked_lm``) and the
+        ``(text, label)`` embeddings behind the similarities (None without intents)."""
         spec, rate = self.spec, float(self.config["drop_rate"])
         batch, length = tf.shape(mask)[0], tf.shape(mask)[1]
         parts = []
@@ -175,9 +178,10 @@ class DIETModel(tf.Module):
             x = self._transformer(x, mask, training)
         if masked_lm:
             mlm_loss = self._masked_lm_loss(x, chosen, targets)
-        sims = scores = None
+        sims = scores = embedded = None
         if spec["n_labels"]:
-            sims = self.similarities(x, lengths)
+            embedded = self.embeddings(x, lengths)
+            sims = tf.matmul(embedded[0], embedded[1], transpose_b=True)
             if sentence_linear is not None:
                 sims += sentence_linear
         scores = {}
@@ -191,7 +195,7 @@ class DIETModel(tf.Module):
             if token_linear is not None:
                 scores[head] += token_linear[:, :, column : column + n]
                 column += n
-        return sims, scores, mlm_loss
+        return sims, scores, mlm_loss, embedded
 
     def _mask_tokens(self, x: tf.Tensor, lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """BERT-style masking of the transformer's input (Rasa's ``use_masked_language_model``).
@@ -287,32 +291,83 @@ class DIETModel(tf.Module):
         x = _gelu(_layer_norm(x, self.w("final_ln/gamma"), self.w("final_ln/beta")))
         return tf.reshape(tf.scatter_nd(real[:, None], x, padded_shape), [batch, length, units])
 
-    def similarities(self, outputs: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+    def embeddings(self, outputs: tf.Tensor, lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The sentence positions' embeddings (B x E) and every label's embedding (labels x E)."""
         index = tf.stack([tf.range(tf.shape(lengths)[0], dtype=lengths.dtype), lengths], axis=1)
         sentence = tf.gather_nd(outputs, index)
         text = tf.matmul(sentence, self.w("text_embed/kernel")) + self.w("text_embed/bias")
         table = tf.matmul(self.composition, self.w("label_table"))
         labels = tf.matmul(table, self.w("label_embed/kernel")) + self.w("label_embed/bias")
-        return tf.matmul(text, labels, transpose_b=True)
+        return text, labels
 
     # --- losses -----------------------------------------------------------------------------
 
-    def intent_loss(self, sims: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def intent_loss(self, sims: tf.Tensor, labels: tf.Tensor,
+                    embedded: tuple[tf.Tensor, tf.Tensor] | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """Mean intent loss and training accuracy of the labelled examples (``labels >= 0``).
+
+        Softmax cross-entropy of each example's similarities with every label.
+        With ``embedded`` (text B x E, labels x E) the batch terms of Rasa's
+        loss join it (:meth:`batch_negatives`). With ``constrain_similarities``,
+        Rasa's sigmoid term: every similarity of the softmax (and of the batch
+        terms) pushed towards 1 for the example's own label and 0 otherwise,
+        averaged over them.
+        """
         has = labels >= 0
         sims_l, labels_l = tf.boolean_mask(sims, has), tf.boolean_mask(labels, has)
         count = tf.maximum(tf.reduce_sum(tf.cast(has, tf.float32)), 1.0)
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels_l, logits=sims_l)
+        logits, extra = sims_l, []
+        if embedded is not None:
+            text, label_embeddings = tf.boolean_mask(embedded[0], has), embedded[1]
+            label_input, label_label, input_input = self.batch_negatives(sims_l, labels_l, text, label_embeddings)
+            extra = [label_input, label_label, input_input]
+            # As in Rasa: without the sigmoid term to bound them, every similarity joins the softmax.
+            logits = tf.concat([sims_l] + (extra[:1] if self.config["constrain_similarities"] else extra), axis=1)
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels_l, logits=logits)
         if self.config.get("scale_loss"):
             ce = ce * loss_scale(ce)
         loss = tf.reduce_sum(ce) / count
         if self.config["constrain_similarities"]:
             positive = tf.one_hot(labels_l, tf.shape(sims)[1])
-            sig = tf.nn.sigmoid_cross_entropy_with_logits(labels=positive, logits=sims_l)
-            # Averaged over the labels, as Rasa averages it over its candidates: summed, the
+            sig = [tf.nn.sigmoid_cross_entropy_with_logits(labels=positive, logits=sims_l)]
+            sig += [tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(t), logits=t) for t in extra]
+            # Averaged over the similarities, as Rasa averages it over its candidates: summed, the
             # term grows with the number of intents until it outweighs the softmax loss.
-            loss += tf.reduce_sum(tf.reduce_mean(sig, axis=1)) / count
+            loss += tf.reduce_sum(tf.reduce_mean(tf.concat(sig, axis=1), axis=1)) / count
         correct = tf.cast(tf.equal(tf.argmax(sims_l, axis=1, output_type=labels_l.dtype), labels_l), tf.float32)
         return loss, tf.reduce_sum(correct) / count
+
+    def negative_draws(self, rows: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+        """``number_of_negative_examples`` indices in ``[0, candidates)`` per row (rows x k), with replacement."""
+        k = int(self.config["number_of_negative_examples"])
+        return self.generator.uniform(tf.stack([rows, k]), maxval=candidates, dtype=tf.int32)
+
+    def batch_negatives(self, sims: tf.Tensor, labels: tf.Tensor, text: tf.Tensor, label_embeddings: tf.Tensor
+                        ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Rasa's similarities with negatives beyond the example's own row (each N x k).
+
+        For each example, ``k = number_of_negative_examples`` other examples of
+        the batch and ``k`` labels are drawn: ``label_input`` is the
+        similarity of the example's label with the other examples (these join
+        the softmax: a label must score its own examples above the others),
+        ``label_label`` of its label with the drawn labels and ``input_input``
+        of its text with the other texts (these join the sigmoid term with
+        ``constrain_similarities``, the softmax without it).
+        A draw with the example's own label is not a negative: its similarity
+        becomes -1e9 (weight 0 in both terms, as in Rasa).
+        """
+        rows = tf.shape(labels)[0]
+        others = self.negative_draws(rows, rows)
+        same_input = tf.cast(tf.equal(tf.gather(labels, others), labels[:, None]), tf.float32)
+        drawn_labels = self.negative_draws(rows, tf.shape(label_embeddings)[0])
+        same_label = tf.cast(tf.equal(drawn_labels, tf.cast(labels[:, None], tf.int32)), tf.float32)
+        index = tf.cast(labels, tf.int32)
+        # sims[j, label of i] for the drawn j of every i.
+        label_input = tf.gather(tf.transpose(tf.gather(sims, index, axis=1)), others, batch_dims=1)
+        own = tf.gather(label_embeddings, index)
+        label_label = tf.reduce_sum(own[:, None, :] * tf.gather(label_embeddings, drawn_labels), axis=-1)
+        input_input = tf.reduce_sum(text[:, None, :] * tf.gather(text, others), axis=-1)
+        return (label_input - 1e9 * same_input, label_label - 1e9 * same_label, input_input - 1e9 * same_input)
 
     def crf_loss(self, scores: tf.Tensor, tags: tf.Tensor, lengths: tf.Tensor, head: str = "entity") -> tf.Tensor:
         """Mean negative log-likelihood of the gold tag paths (token positions ``< lengths``).
@@ -349,13 +404,13 @@ class DIETModel(tf.Module):
     def _train_step_impl(self, sparse, dense, mask, lengths, labels, tags):
         lr = float(self.config["learning_rate"])
         with tf.GradientTape() as tape:
-            sims, scores, mlm_loss = self._forward(sparse, dense, mask, lengths, training=True,
+            sims, scores, mlm_loss, embedded = self._forward(sparse, dense, mask, lengths, training=True,
                                                    masked_lm=bool(self.spec.get("mlm")))
             loss = mlm_loss
             accuracy = tf.constant(0.0)
             entity_loss = tf.constant(0.0)
             if sims is not None:
-                intent_loss, accuracy = self.intent_loss(sims, labels)
+                intent_loss, accuracy = self.intent_loss(sims, labels, embedded)
                 loss += intent_loss
             for index, (head, _) in enumerate(tag_heads(self.spec)):
                 head_loss = self.crf_loss(scores[head], tags[:, :, index], lengths, head)
