@@ -285,6 +285,10 @@ class GroupedKernel:
         return out.transpose(1, 0, 2).reshape(rows, groups * width_out).take(self.position, axis=1)
 
 
+#: The transformer gathers a batch's real rows when they are fewer than this share of its padded
+#: rows; with less padding, gathering and scattering back cost more than the rows they save.
+PACK_BELOW = 0.8
+
 #: Up to this many rows a grouped kernel multiplies block by block (:class:`GroupedKernel`); above
 #: it one dense product is faster, its larger blocks using BLAS better than the small group blocks.
 GROUPED_ROWS_LIMIT = 256
@@ -442,13 +446,15 @@ class NumpyDIET:
         Every dense product runs on one 2-d matrix of the batch's real rows:
         numpy multiplies a 3-d array by a 2-d one batch element by batch
         element, re-reading the kernel each time (2-3x slower), and a batch is
-        padded to its longest message (as many padded rows as real ones, or
-        more). Only the attention works on the padded layout, padded keys masked.
+        padded to its longest message (in training batches as many padded rows
+        as real ones, or more). Only the attention works on the padded layout,
+        padded keys masked. Parse batches, sorted by length, have little
+        padding: below :data:`PACK_BELOW` they are multiplied as they are.
         """
         w, units, heads = self.w, self.spec["units"], self.spec["heads"]
         batch, length, _ = x.shape
         real = np.flatnonzero(mask.reshape(-1) > 0)
-        packed = len(real) < batch * length
+        packed = len(real) < PACK_BELOW * batch * length
         x = x.reshape(batch * length, -1)
         if packed:
             x = x[real]
