@@ -357,11 +357,11 @@ class DIETModel(tf.Module):
         becomes -1e9 (weight 0 in both terms, as in Rasa).
         """
         rows = tf.shape(labels)[0]
-        others = self.negative_draws(rows, rows)
-        same_input = tf.cast(tf.equal(tf.gather(labels, others), labels[:, None]), tf.float32)
-        drawn_labels = self.negative_draws(rows, tf.shape(label_embeddings)[0])
-        same_label = tf.cast(tf.equal(drawn_labels, tf.cast(labels[:, None], tf.int32)), tf.float32)
         index = tf.cast(labels, tf.int32)
+        others = self.negative_draws(rows, rows)
+        same_input = tf.cast(tf.equal(tf.gather(index, others), index[:, None]), tf.float32)
+        drawn_labels = self.negative_draws(rows, tf.shape(label_embeddings)[0])
+        same_label = tf.cast(tf.equal(drawn_labels, index[:, None]), tf.float32)
         # sims[j, label of i] for the drawn j of every i.
         label_input = tf.gather(tf.transpose(tf.gather(sims, index, axis=1)), others, batch_dims=1)
         own = tf.gather(label_embeddings, index)
