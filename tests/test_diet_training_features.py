@@ -208,6 +208,16 @@ def assert_parse_path_equals_forward(components: list, texts: list[str]) -> None
     for head in scores:
         for b, n in enumerate(padded.lengths):
             np.testing.assert_allclose(fast_scores[head][b, :n], scores[head][b, :n], rtol=1e-4, atol=1e-4)
+    rows = inference.first_layer_rows(messages, diet.dims, diet.model)
+    for b, n in enumerate(padded.lengths):  # each message alone: the unpadded one-message batch
+        alone = rows.pad(np.array([b]))
+        assert alone.mask.all()
+        alone_sims, alone_scores = diet.model.heads(alone.x, alone.token_linear, alone.sentence_linear,
+                                                    alone.mask, alone.lengths)
+        if sims is not None:
+            np.testing.assert_allclose(alone_sims[0], sims[b], rtol=1e-4, atol=1e-4)
+        for head in scores:
+            np.testing.assert_allclose(alone_scores[head][0, :n], scores[head][b, :n], rtol=1e-4, atol=1e-4)
 
 
 TEXTS = ["fly from Oslo to Rome", "two large pizzas", "hello", "to Paris"]
@@ -295,13 +305,40 @@ def test_crf_loss_equals_brute_force_over_allowed_paths():
 @pytest.mark.parametrize("rows", [1, 3, 400])
 def test_sparse_dot_equals_scipy(rows):
     import scipy.sparse
-    from intently.plugins.classifiers.diet.numpy_model import sparse_dot
+    from intently.plugins.classifiers.diet.sparse_product import sparse_dot
 
     rng = np.random.default_rng(rows)
     matrix = scipy.sparse.random(rows, 300, density=0.05, format="csr", random_state=rows) * 3
     matrix = scipy.sparse.vstack([matrix, scipy.sparse.csr_matrix((1, 300))], format="csr")  # an empty row
     kernel = rng.normal(size=(300, 40)).astype(np.float32)
     np.testing.assert_allclose(sparse_dot(matrix, kernel), matrix @ kernel, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rows", [1, 4, 3000])
+def test_sparse_blocks_side_by_side_equal_scipy(rows):
+    import scipy.sparse
+    from unittest import mock
+
+    from intently.plugins.classifiers.diet import sparse_product
+    from intently.plugins.classifiers.diet.sparse_product import sparse_dot_blocks
+
+    rng = np.random.default_rng(rows)
+    widths = [7, 120, 1, 300]
+    blocks = [scipy.sparse.random(rows, width, density=0.05, format="csr", random_state=rows + width) * 2
+              for width in widths]
+    blocks[1] = scipy.sparse.csr_matrix((rows, 120))  # a block with no non-zero at all
+    blocks[2] = scipy.sparse.csr_array(blocks[2].astype(np.float32))  # the newer sparse-array class
+    # An empty first row: where the stacked rows of a block start.
+    blocks[3] = scipy.sparse.csr_matrix(scipy.sparse.diags((np.arange(rows) > 0).astype(float)) @ blocks[3])
+    blocks[3].eliminate_zeros()
+    kernel = rng.normal(size=(sum(widths), 40)).astype(np.float32)
+    expected = scipy.sparse.hstack(blocks, format="csr") @ kernel
+    np.testing.assert_allclose(sparse_dot_blocks(blocks, kernel), expected, rtol=1e-4, atol=1e-4)
+    # Without scipy's private CSR routine: the public product, the same result.
+    with mock.patch.object(sparse_product, "_csr_matvecs", None):
+        np.testing.assert_allclose(sparse_dot_blocks(blocks, kernel), expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="columns"):
+        sparse_dot_blocks(blocks[1:], kernel)
 
 
 @pytest.mark.parametrize(("shape", "density", "groups"), [((256, 1024), 0.2, 5), ((40, 30), 0.5, 2), ((3, 8), 0.2, 3)])
@@ -322,8 +359,29 @@ def test_grouped_connections_keep_a_density_share_and_multiply_block_by_block(sh
     grouped = GroupedKernel.of(kernel, (in_group, out_group))
     x = rng.normal(size=(13, shape[0])).astype(np.float32)
     np.testing.assert_allclose(grouped(x), x @ kernel, rtol=1e-4, atol=1e-4)
+    second = (rng.normal(size=shape) * mask).astype(np.float32)
+    joined = GroupedKernel.side_by_side([grouped, GroupedKernel.of(second, (in_group, out_group))])
+    np.testing.assert_allclose(joined(x), np.concatenate([x @ kernel, x @ second], axis=1), rtol=1e-4, atol=1e-4)
     kernel[~mask] = 1.0  # weights outside the groups: no grouped form
     assert GroupedKernel.of(kernel, (in_group, out_group)) is None
+
+
+def test_side_by_side_grouped_kernels_with_their_own_groups():
+    from intently.plugins.classifiers.diet.numpy_model import GroupedKernel, connection_groups
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(9, 64)).astype(np.float32)
+    kernels, expected = [], []
+    for name in ("query", "key", "value"):  # different groups per kernel, one shape
+        groups = connection_groups(f"layer_0/{name}/kernel", (64, 64), 0.2, seed=3)
+        kernel = (rng.normal(size=(64, 64)) * (groups[0][:, None] == groups[1][None, :])).astype(np.float32)
+        kernels.append(GroupedKernel.of(kernel, groups))
+        expected.append(x @ kernel)
+    joined = GroupedKernel.side_by_side(kernels)
+    np.testing.assert_allclose(joined(x), np.concatenate(expected, axis=1), rtol=1e-4, atol=1e-4)
+    other = GroupedKernel.of(np.zeros((64, 128), dtype=np.float32), connection_groups("k", (64, 128), 0.5, seed=3))
+    with pytest.raises(ValueError, match="same shape"):
+        GroupedKernel.side_by_side([kernels[0], other])
 
 
 def test_full_density_and_old_models_have_no_groups():
@@ -336,7 +394,8 @@ def test_full_density_and_old_models_have_no_groups():
     grouped_spec = {**spec, "connections": "grouped", "connection_seed": 3}
     weights, masks = initial_weights(grouped_spec, 0)
     model = NumpyDIET(grouped_spec, weights)
-    assert set(model.grouped) == {name for name in masks if name != "input/kernel"}
+    # Every masked kernel but the sparse first layer's, and each layer's query, key and value side by side.
+    assert set(model.grouped) == {name for name in masks if name != "input/kernel"} | {"layer_0/attention_inputs"}
     assert weights["layer_0/query/kernel"].any()
 
 

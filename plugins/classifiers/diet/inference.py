@@ -26,7 +26,8 @@ from intently.features import (
     feature_origins,
 )
 from intently.message import Message
-from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, sparse_dot
+from intently.plugins.classifiers.diet.numpy_model import NumpyDIET
+from intently.plugins.classifiers.diet.sparse_product import sparse_dot_blocks
 
 
 @attrs.frozen
@@ -70,10 +71,26 @@ class FirstLayerRows:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets).astype(np.int64)
 
+    def _one(self, i: int) -> FirstLayer:
+        """The batch of message ``i`` alone: its rows as they are, nothing padded."""
+        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
+        x = np.concatenate([self.token_x[start:end], self.sentence_x[i : i + 1]])
+        token_linear = None
+        if self.token_linear is not None:
+            token_linear = np.zeros((end - start + 1, self.token_linear.shape[1]), dtype=self.token_linear.dtype)
+            token_linear[:-1] = self.token_linear[start:end]
+            token_linear = token_linear[None]
+        sentence_linear = None if self.sentence_linear is None else self.sentence_linear[i : i + 1]
+        return FirstLayer(x=x[None], token_linear=token_linear, sentence_linear=sentence_linear,
+                          mask=np.ones((1, end - start + 1), dtype=self.token_x.dtype),
+                          lengths=np.array([end - start], dtype=np.int64))
+
     def pad(self, index: np.ndarray) -> FirstLayer:
         """The padded batch of the messages ``index``."""
         index = np.asarray(index, dtype=np.int64)
         n = len(index)
+        if n == 1:
+            return self._one(int(index[0]))
         lengths = self.lengths[index]
         length = int(lengths.max()) + 1 if n else 1
         starts = self.offsets[index]
@@ -118,12 +135,9 @@ def first_layer_rows(messages: Sequence[Message], dims: dict[str, int], model: N
         product = None
         kernel = model.sparse_kernels.get(kind)
         if kernel is not None:
-            product = np.zeros((count, kernel.shape[1]), dtype=model.dtype)
-            column = 0
-            for matrix, _ in blocks[kind, True]:
-                width = int(matrix.shape[1])  # type: ignore[attr-defined]
-                product += sparse_dot(matrix, kernel[column : column + width])  # type: ignore[arg-type]
-                column += width
+            matrices = [matrix for matrix, _ in blocks[kind, True]]
+            product = (sparse_dot_blocks(matrices, kernel) if matrices  # type: ignore[arg-type]
+                       else np.zeros((count, kernel.shape[1]), dtype=model.dtype))
         dense = None
         if model.spec["dense_dim"]:
             dense = np.zeros((count, model.spec["dense_dim"]), dtype=model.dtype)

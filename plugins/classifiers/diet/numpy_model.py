@@ -50,9 +50,24 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + LN_EPSILON) * gamma + beta
+    """Layer normalisation over the last axis (``x`` is not changed).
+
+    Written as in-place ufunc calls on two buffers: ``ndarray.mean`` and the
+    plain expression cost twice as much on the few rows of one message.
+    """
+    inverse_width = 1.0 / x.shape[-1]
+    centered = np.add.reduce(x, axis=-1, keepdims=True)
+    centered *= -inverse_width
+    centered = np.add(x, centered)
+    squares = np.multiply(centered, centered)
+    scale = np.add.reduce(squares, axis=-1, keepdims=True)
+    scale *= inverse_width
+    scale += LN_EPSILON
+    np.sqrt(scale, out=scale)
+    centered /= scale
+    centered *= gamma
+    centered += beta
+    return centered
 
 
 def positional_encoding(length: int, units: int) -> np.ndarray:
@@ -277,6 +292,25 @@ class GroupedKernel:
             return None
         return cls(kernel, *groups)
 
+    @classmethod
+    def side_by_side(cls, kernels: list[GroupedKernel]) -> GroupedKernel:
+        """One grouped kernel computing ``[x @ a | x @ b | ...]`` for kernels of the same input and shape.
+
+        Multiplying the query, key and value kernels at once is a third of the
+        numpy calls, which is most of their cost for the few rows of one message.
+        """
+        first = kernels[0]
+        if any(kernel.shape != first.shape for kernel in kernels):
+            raise ValueError("grouped kernels side by side must have the same shape")
+        groups, width_in, width_out = first.shape
+        joined = cls.__new__(cls)
+        joined.blocks = np.concatenate([kernel.blocks for kernel in kernels])
+        joined.gather = np.concatenate([kernel.gather for kernel in kernels])
+        joined.position = np.concatenate([kernel.position + i * groups * width_out
+                                          for i, kernel in enumerate(kernels)])
+        joined.shape = (groups * len(kernels), width_in, width_out)
+        return joined
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         groups, width_in, width_out = self.shape
         rows = x.shape[0]
@@ -325,6 +359,14 @@ class NumpyDIET:
                     grouped = GroupedKernel.of(self.w[name], groups)
                     if grouped is not None:
                         self.grouped[name] = grouped
+        #: Per layer, the query, key and value kernels side by side: one product gives all three.
+        self.attention_inputs: dict[str, np.ndarray] = {}
+        for layer in range(spec["layers"]):
+            names = [f"layer_{layer}/{n}/kernel" for n in ("query", "key", "value")]
+            self.attention_inputs[f"layer_{layer}"] = np.concatenate([self.w[name] for name in names], axis=1)
+            if all(name in self.grouped for name in names):
+                self.grouped[f"layer_{layer}/attention_inputs"] = GroupedKernel.side_by_side(
+                    [self.grouped[name] for name in names])
         self.input_width = spec["dense_dimension"] if spec["sparse_dim"] else 0
         #: Per kind of row, ``[rows of input/kernel | linear kernel]``: one sparse
         #: product gives both first-layer outputs of those rows.
@@ -424,10 +466,18 @@ class NumpyDIET:
 
     def dot(self, x: np.ndarray, name: str) -> np.ndarray:
         """``x @ self.w[name]`` for a 2-d ``x``: block by block for a grouped kernel and few rows."""
-        grouped = self.grouped.get(name)
+        return self._product(x, name, self.w.get(name))
+
+    def _product(self, x: np.ndarray, grouped_name: str, kernel: np.ndarray) -> np.ndarray:
+        grouped = self.grouped.get(grouped_name)
         if grouped is not None and x.shape[0] <= GROUPED_ROWS_LIMIT:
             return grouped(x)
-        return x @ self.w[name]
+        return x @ kernel
+
+    def attention_projections(self, h: np.ndarray, layer: int) -> np.ndarray:
+        """``[queries | keys | values]`` (rows x 3 units) of the layer-normalised ``h``: one product."""
+        name = f"layer_{layer}"
+        return self._product(h, f"{name}/attention_inputs", self.attention_inputs[name])
 
     def encode(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token/sentence outputs (B x L x H) from the padded first-layer output."""
@@ -468,7 +518,8 @@ class NumpyDIET:
             x += self._positions(length)[None]
             x = x.reshape(batch * length, units)
         depth = units // heads
-        bias = ((1.0 - mask)[:, None, None, :] * -1e9).astype(x.dtype)
+        # Padded keys get -1e9 before the softmax (nothing to add when no position is padding).
+        bias = ((1.0 - mask)[:, None, None, :] * -1e9).astype(x.dtype) if len(real) < batch * length else None
 
         def padded(t: np.ndarray) -> np.ndarray:
             if not packed:
@@ -477,16 +528,16 @@ class NumpyDIET:
             out[real] = t
             return out
 
-        def split(t: np.ndarray) -> np.ndarray:
-            return padded(t).reshape(batch, length, heads, depth).transpose(0, 2, 1, 3)
-
         for layer in range(self.spec["layers"]):
             p = f"layer_{layer}/"
             h = layer_norm(x, w[p + "ln1/gamma"], w[p + "ln1/beta"])
-            q, k, v = (split(self.dot(h, p + f"{n}/kernel")) for n in ("query", "key", "value"))
+            # (3, batch, heads, length, depth): queries, keys and values split into heads in one copy.
+            q, k, v = padded(self.attention_projections(h, layer)).reshape(
+                batch, length, 3, heads, depth).transpose(2, 0, 3, 1, 4)
             logits = q @ k.transpose(0, 1, 3, 2)
             logits *= 1.0 / math.sqrt(depth)
-            logits += bias
+            if bias is not None:
+                logits += bias
             logits -= logits.max(axis=-1, keepdims=True)
             att = np.exp(logits, out=logits)
             att /= att.sum(axis=-1, keepdims=True)
@@ -699,25 +750,3 @@ def decode(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray, tag
            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """:func:`viterbi` with the learned ``transitions`` and the BILOU scheme's constraints."""
     return TagDecoder(tags, transitions, bilou=bilou)(scores, lengths)
-
-
-#: Up to this many temporary values a sparse product is done by gathering kernel rows (see :func:`sparse_dot`).
-_GATHER_LIMIT = 2_000_000
-
-
-def sparse_dot(matrix: scipy.sparse.csr_matrix, kernel: np.ndarray) -> np.ndarray:
-    """``matrix @ kernel`` in the kernel's dtype.
-
-    For the few non-zeros of a short message the kernel rows are gathered and
-    summed per row with numpy: scipy would first build a converted copy of the
-    matrix, which costs more than the product itself. Bigger batches use scipy.
-    """
-    if matrix.nnz * kernel.shape[1] > _GATHER_LIMIT:
-        return np.asarray(matrix.astype(kernel.dtype) @ kernel)
-    out = np.zeros((matrix.shape[0], kernel.shape[1]), dtype=kernel.dtype)
-    if matrix.nnz:
-        contributions = kernel[matrix.indices] * matrix.data.astype(kernel.dtype)[:, None]
-        starts = matrix.indptr[:-1]
-        filled = np.diff(matrix.indptr) > 0
-        out[filled] = np.add.reduceat(contributions, starts[filled], axis=0)
-    return out
