@@ -223,6 +223,24 @@ def assert_parse_path_equals_forward(components: list, texts: list[str]) -> None
 TEXTS = ["fly from Oslo to Rome", "two large pizzas", "hello", "to Paris"]
 
 
+@pytest.mark.parametrize("lengths", [[4, 4, 4], [1, 9, 2, 3, 1], [40] * 8])
+def test_both_transformer_layouts_compute_the_same(role_model, lengths):
+    from intently.plugins.classifiers.diet.numpy_transformer import transformer
+
+    model = role_model[-1].model
+    assert model.grouped  # the block products of both layouts, and the dense ones of 328 positions
+    lengths = np.array(lengths)
+    length = int(lengths.max()) + 1
+    mask = (np.arange(length)[None, :] <= lengths[:, None]).astype(np.float32)  # [1, 9, ...]: packed
+    x = np.random.default_rng(0).normal(size=(len(lengths), length, model.spec["dense_dimension"]))
+    x = (x * mask[:, :, None]).astype(np.float32)
+    row_major = transformer(model, x, mask, feature_major=False)
+    feature_major = transformer(model, x, mask, feature_major=True)
+    np.testing.assert_allclose(feature_major, row_major, rtol=1e-4, atol=1e-5)
+    assert not row_major[mask == 0].any() and not feature_major[mask == 0].any()
+    assert np.abs(row_major[mask == 1]).max() > 0.1
+
+
 def test_parse_path_equals_the_padded_forward_pass(role_model):
     assert_parse_path_equals_forward(role_model, TEXTS)
 

@@ -25,7 +25,6 @@ from intently.plugins.classifiers.diet import growth, inference, training
 from intently.plugins.classifiers.diet.numpy_model import (
     CONNECTION_SPEC_KEYS,
     GROUPED,
-    GROUPED_ROWS_LIMIT,
     TAG_HEADS,
     NumpyDIET,
     TagDecoder,
@@ -33,6 +32,7 @@ from intently.plugins.classifiers.diet.numpy_model import (
     initial_weights,
     softmax,
 )
+from intently.plugins.classifiers.diet.numpy_transformer import GROUPED_ROWS_LIMIT
 from intently.plugins.extractors import bilou
 from intently.plugins.tokenizers.tokenizer import INTENT_TOKENS
 

@@ -15,59 +15,17 @@ the label embeddings), the token positions projected to CRF tag scores.
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.sparse
+from intently.plugins.classifiers.diet import numpy_transformer
+from intently.plugins.classifiers.diet.numpy_transformer import GROUPED_ROWS_LIMIT, gelu
 
 #: Names of the weight matrices that are masked by ``connection_density``.
 MASKED_SUFFIX = "/kernel"
-LN_EPSILON = 1e-6
-#: A Python float: a numpy float64 scalar would promote float32 arrays to float64 (NEP 50).
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
-def gelu(x: np.ndarray) -> np.ndarray:
-    """GELU, tanh approximation (as ``tf.nn.gelu(approximate=True)``): in numpy about 10x faster than erf.
-
-    Computed in one buffer besides ``x`` (which is not changed): the feed-forward
-    activations of a parse batch are the largest arrays of parsing, and the
-    plain expression would hold six of them at once.
-    """
-    out = x * x
-    out *= x
-    out *= 0.044715
-    out += x
-    out *= _GELU_C
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= x
-    out *= 0.5
-    return out
-
-
-def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """Layer normalisation over the last axis (``x`` is not changed).
-
-    Written as in-place ufunc calls on two buffers: ``ndarray.mean`` and the
-    plain expression cost twice as much on the few rows of one message.
-    """
-    inverse_width = 1.0 / x.shape[-1]
-    centered = np.add.reduce(x, axis=-1, keepdims=True)
-    centered *= -inverse_width
-    centered = np.add(x, centered)
-    squares = np.multiply(centered, centered)
-    scale = np.add.reduce(squares, axis=-1, keepdims=True)
-    scale *= inverse_width
-    scale += LN_EPSILON
-    np.sqrt(scale, out=scale)
-    centered /= scale
-    centered *= gamma
-    centered += beta
-    return centered
 
 
 def positional_encoding(length: int, units: int) -> np.ndarray:
@@ -282,6 +240,7 @@ class GroupedKernel:
             self.gather[g * width_in : g * width_in + len(rows)] = rows
             self.position[cols] = g * width_out + np.arange(len(cols))
         self.shape = (groups, width_in, width_out)
+        self.blocks_transposed = np.ascontiguousarray(self.blocks.transpose(0, 2, 1))
 
     @classmethod
     def of(cls, kernel: np.ndarray, groups: tuple[np.ndarray, np.ndarray] | None) -> GroupedKernel | None:
@@ -309,6 +268,7 @@ class GroupedKernel:
         joined.position = np.concatenate([kernel.position + i * groups * width_out
                                           for i, kernel in enumerate(kernels)])
         joined.shape = (groups * len(kernels), width_in, width_out)
+        joined.blocks_transposed = np.concatenate([kernel.blocks_transposed for kernel in kernels])
         return joined
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -318,14 +278,18 @@ class GroupedKernel:
         out = np.matmul(parts, self.blocks)
         return out.transpose(1, 0, 2).reshape(rows, groups * width_out).take(self.position, axis=1)
 
+    def feature_major(self, x: np.ndarray) -> np.ndarray:
+        """``(x.T @ kernel).T`` for a feature-major ``x`` (features x rows, C-contiguous).
 
-#: The transformer gathers a batch's real rows when they are fewer than this share of its padded
-#: rows; with less padding, gathering and scattering back cost more than the rows they save.
-PACK_BELOW = 0.8
-
-#: Up to this many rows a grouped kernel multiplies block by block (:class:`GroupedKernel`); above
-#: it one dense product is faster, its larger blocks using BLAS better than the small group blocks.
-GROUPED_ROWS_LIMIT = 256
+        In this layout gathering the inputs of each group and putting the
+        outputs back in order copy whole rows of ``x``: about 5x faster than
+        gathering columns of a row-major batch, and no transposed copies.
+        """
+        groups, width_in, width_out = self.shape
+        columns = x.shape[1]
+        parts = x.take(self.gather, axis=0).reshape(groups, width_in, columns)
+        out = np.matmul(self.blocks_transposed, parts)
+        return out.reshape(groups * width_out, columns).take(self.position, axis=0)
 
 
 class NumpyDIET:
@@ -360,10 +324,10 @@ class NumpyDIET:
                     if grouped is not None:
                         self.grouped[name] = grouped
         #: Per layer, the query, key and value kernels side by side: one product gives all three.
-        self.attention_inputs: dict[str, np.ndarray] = {}
+        self.attention_inputs: list[np.ndarray] = []
         for layer in range(spec["layers"]):
             names = [f"layer_{layer}/{n}/kernel" for n in ("query", "key", "value")]
-            self.attention_inputs[f"layer_{layer}"] = np.concatenate([self.w[name] for name in names], axis=1)
+            self.attention_inputs.append(np.concatenate([self.w[name] for name in names], axis=1))
             if all(name in self.grouped for name in names):
                 self.grouped[f"layer_{layer}/attention_inputs"] = GroupedKernel.side_by_side(
                     [self.grouped[name] for name in names])
@@ -456,7 +420,7 @@ class NumpyDIET:
                 column += n
         return sims, scores
 
-    def _positions(self, length: int) -> np.ndarray:
+    def positions(self, length: int) -> np.ndarray:
         """:func:`positional_encoding` of ``length`` rows in the model's dtype, computed once per
         power-of-two bucket (a fresh one costs more than the rest of a short message's first layer)."""
         if length > len(self._position_table):
@@ -466,18 +430,10 @@ class NumpyDIET:
 
     def dot(self, x: np.ndarray, name: str) -> np.ndarray:
         """``x @ self.w[name]`` for a 2-d ``x``: block by block for a grouped kernel and few rows."""
-        return self._product(x, name, self.w.get(name))
-
-    def _product(self, x: np.ndarray, grouped_name: str, kernel: np.ndarray) -> np.ndarray:
-        grouped = self.grouped.get(grouped_name)
+        grouped = self.grouped.get(name)
         if grouped is not None and x.shape[0] <= GROUPED_ROWS_LIMIT:
             return grouped(x)
-        return x @ kernel
-
-    def attention_projections(self, h: np.ndarray, layer: int) -> np.ndarray:
-        """``[queries | keys | values]`` (rows x 3 units) of the layer-normalised ``h``: one product."""
-        name = f"layer_{layer}"
-        return self._product(h, f"{name}/attention_inputs", self.attention_inputs[name])
+        return x @ self.w[name]
 
     def encode(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token/sentence outputs (B x L x H) from the padded first-layer output."""
@@ -487,71 +443,8 @@ class NumpyDIET:
             x = gelu(self.dot(x, f"hidden_{i}/kernel") + self.w[f"hidden_{i}/bias"])
         x = x.reshape(batch, length, -1)
         if self.spec["layers"] > 0:
-            x = self._transformer(x, mask)
+            x = numpy_transformer.transformer(self, x, mask)
         return x
-
-    def _transformer(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """The encoder on a padded batch (B x L x width); B x L x units, zero at padded positions.
-
-        Every dense product runs on one 2-d matrix of the batch's real rows:
-        numpy multiplies a 3-d array by a 2-d one batch element by batch
-        element, re-reading the kernel each time (2-3x slower), and a batch is
-        padded to its longest message (in training batches as many padded rows
-        as real ones, or more). Only the attention works on the padded layout,
-        padded keys masked. Parse batches, sorted by length, have little
-        padding: below :data:`PACK_BELOW` they are multiplied as they are.
-        """
-        w, units, heads = self.w, self.spec["units"], self.spec["heads"]
-        batch, length, _ = x.shape
-        real = np.flatnonzero(mask.reshape(-1) > 0)
-        packed = len(real) < PACK_BELOW * batch * length
-        x = x.reshape(batch * length, -1)
-        if packed:
-            x = x[real]
-        x = self.dot(x, "encoder/kernel")
-        x += w["encoder/bias"]
-        x *= math.sqrt(units)
-        if packed:
-            x += self._positions(length)[real % length]
-        else:
-            x = x.reshape(batch, length, units)
-            x += self._positions(length)[None]
-            x = x.reshape(batch * length, units)
-        depth = units // heads
-        # Padded keys get -1e9 before the softmax (nothing to add when no position is padding).
-        bias = ((1.0 - mask)[:, None, None, :] * -1e9).astype(x.dtype) if len(real) < batch * length else None
-
-        def padded(t: np.ndarray) -> np.ndarray:
-            if not packed:
-                return t
-            out = np.zeros((batch * length, t.shape[1]), dtype=t.dtype)
-            out[real] = t
-            return out
-
-        for layer in range(self.spec["layers"]):
-            p = f"layer_{layer}/"
-            h = layer_norm(x, w[p + "ln1/gamma"], w[p + "ln1/beta"])
-            # (3, batch, heads, length, depth): queries, keys and values split into heads in one copy.
-            q, k, v = padded(self.attention_projections(h, layer)).reshape(
-                batch, length, 3, heads, depth).transpose(2, 0, 3, 1, 4)
-            logits = q @ k.transpose(0, 1, 3, 2)
-            logits *= 1.0 / math.sqrt(depth)
-            if bias is not None:
-                logits += bias
-            logits -= logits.max(axis=-1, keepdims=True)
-            att = np.exp(logits, out=logits)
-            att /= att.sum(axis=-1, keepdims=True)
-            out = (att @ v).transpose(0, 2, 1, 3).reshape(batch * length, units)
-            x = x + self.dot(out[real] if packed else out, p + "output/kernel")
-            h = layer_norm(x, w[p + "ln2/gamma"], w[p + "ln2/beta"])
-            inner = self.dot(h, p + "ffn1/kernel")
-            inner += w[p + "ffn1/bias"]
-            inner = gelu(inner)
-            h = self.dot(inner, p + "ffn2/kernel")
-            del inner
-            h += w[p + "ffn2/bias"]
-            x += h
-        return padded(gelu(layer_norm(x, w["final_ln/gamma"], w["final_ln/beta"]))).reshape(batch, length, units)
 
     def similarities(self, outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Dot-product similarities (B x labels) of the sentence positions with every label."""

@@ -22,13 +22,13 @@ import tensorflow as tf
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet.numpy_model import (
-    LN_EPSILON,
     architecture,
     head_weight,
     label_composition,
     tag_heads,
     transition_constraints,
 )
+from intently.plugins.classifiers.diet.numpy_transformer import LN_EPSILON
 from intently.plugins.classifiers.diet.training import batch_entity_f1
 
 logger = logging.getLogger(__name__)
