@@ -221,6 +221,28 @@ def collect_features(
     return np.hstack(matrices), offsets
 
 
+def feature_blocks(
+    messages: Sequence[Message], kind: FeatureKind, *, sparse: bool | None = None
+) -> list[tuple[str, scipy.sparse.csr_matrix | np.ndarray, np.ndarray]]:
+    """Each featurizer's ``kind`` features of ``messages`` on their own: ``(origin, matrix, offsets)``.
+
+    The blocks :func:`collect_features` would stack side by side, in pipeline
+    order, for a consumer that multiplies each block by its own weights.
+    Every block's ``offsets`` are its own (a consumer that needs the
+    featurizers to agree on rows per message compares them).
+    """
+    if not messages:
+        return []
+    blocks = []
+    for ref in messages[0].features:
+        if ref.kind != kind or (sparse is not None and ref.is_sparse != sparse):
+            continue
+        refs = [ref] if len(messages) == 1 else _refs_for(messages, ref.origin, kind)
+        matrix, offsets = _gather(refs)
+        blocks.append((ref.origin, matrix, offsets))
+    return blocks
+
+
 def clear_features(messages: Sequence[Message]) -> None:
     """Drop all features (e.g. after parsing, to free the batch matrices)."""
     for message in messages:

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse
 from intently.component import FEATURES, INTENT, Component
 from intently.errors import ComponentConfigError, ComponentError
-from intently.features import SENTENCE, collect_features, feature_origins
+from intently.features import SENTENCE, collect_features, feature_blocks
 from intently.message import Message
 
 if TYPE_CHECKING:
@@ -336,11 +336,8 @@ class LogisticRegressionClassifier(Component):
             raise ComponentError(f"{self.unique_name} is not trained")
         if model.mode == SINGLE:
             return np.ones((len(messages), 1))
-        blocks = []
         try:
-            for origin in feature_origins(messages, SENTENCE):
-                matrix, _ = collect_features(messages, SENTENCE, origins=[origin])
-                blocks.append(matrix)
+            blocks = [matrix for _, matrix, _ in feature_blocks(messages, SENTENCE)]
         except ValueError as error:
             raise ComponentError(f"{self.unique_name}: {error}") from error
         if not blocks:

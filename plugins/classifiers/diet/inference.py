@@ -22,8 +22,7 @@ from intently.features import (
     SENTENCE,
     SEQUENCE,
     FeatureKind,
-    collect_features,
-    feature_origins,
+    feature_blocks,
 )
 from intently.message import Message
 from intently.plugins.classifiers.diet.numpy_model import NumpyDIET
@@ -46,13 +45,12 @@ class FirstLayer:
     lengths: np.ndarray
 
 
-def _blocks(messages: Sequence[Message], kind: FeatureKind, sparse: bool) -> list[tuple[object, np.ndarray]]:
-    return [collect_features(messages, kind, sparse=sparse, origins=[origin])
-            for origin in feature_origins(messages, kind, sparse=sparse)]
-
-
 def _width(blocks: list[tuple[object, np.ndarray]]) -> int:
     return sum(int(matrix.shape[1]) for matrix, _ in blocks)  # type: ignore[attr-defined]
+
+
+def _same_rows(offsets: np.ndarray, other: np.ndarray) -> bool:
+    return offsets is other or (offsets.shape == other.shape and not (offsets != other).any())
 
 
 @attrs.frozen
@@ -120,15 +118,18 @@ def first_layer_rows(messages: Sequence[Message], dims: dict[str, int], model: N
             training) or the featurizers disagree on the number of tokens.
     """
     n = len(messages)
-    blocks = {(kind, sparse): _blocks(messages, kind, sparse)
-              for kind in (SEQUENCE, SENTENCE) for sparse in (True, False)}
+    blocks: dict[tuple[FeatureKind, bool], list[tuple[object, np.ndarray]]] = {
+        (kind, sparse): [] for kind in (SEQUENCE, SENTENCE) for sparse in (True, False)}
+    for kind in (SEQUENCE, SENTENCE):
+        for _, matrix, block_offsets in feature_blocks(messages, kind):
+            blocks[kind, not isinstance(matrix, np.ndarray)].append((matrix, block_offsets))
     found = {f"{kind}_{'sparse' if sparse else 'dense'}": _width(found_blocks)
              for (kind, sparse), found_blocks in blocks.items()}
     if found != dims:
         raise ValueError(f"feature dimensions {found} differ from those seen in training {dims}")
     sequence_blocks = blocks[SEQUENCE, True] + blocks[SEQUENCE, False]
     offsets = sequence_blocks[0][1] if sequence_blocks else np.zeros(n + 1, dtype=np.int64)
-    if any(not np.array_equal(block_offsets, offsets) for _, block_offsets in sequence_blocks):
+    if not all(_same_rows(block_offsets, offsets) for _, block_offsets in sequence_blocks):
         raise ValueError("the featurizers' sequence features have different numbers of rows per message")
 
     def rows_of(kind: FeatureKind, count: int) -> tuple[np.ndarray, np.ndarray | None]:
