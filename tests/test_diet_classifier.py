@@ -6,6 +6,7 @@ import copy
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -291,12 +292,28 @@ def test_a_large_batch_parses_as_each_message_alone(joint_model):
     words = ["book", "a", "table", "for", "thai", "food", "in", "Oslo", "hello", "bye", "what", "weather"]
     rng = np.random.default_rng(4)
     texts = [" ".join(rng.choice(words, size=rng.integers(1, 30))) for _ in range(200)]
-    together = parse(joint_model, texts)
+    with mock.patch.object(diet_component, "PARSE_THREADS", 2):  # the row batches on two threads
+        together = parse(joint_model, texts)
     assert len(diet_component._row_batches(np.argsort([len(t.split()) for t in texts]),
                                            np.array([len(t.split()) for t in texts]), diet_component.PARSE_ROWS)) > 4
+    with mock.patch.object(diet_component, "PARSE_THREADS", 1):
+        serial = parse(joint_model, texts)
+    assert [m.to_parse_dict() for m in serial] == [m.to_parse_dict() for m in together]
     for text, message in zip(texts, together):
         (alone,) = parse(joint_model, [text])
         assert message.intent == alone.intent
         assert message.intent_confidence == pytest.approx(alone.intent_confidence, abs=1e-5)
         assert [(e.start, e.end, e.entity) for e in message.entities] == [
             (e.start, e.end, e.entity) for e in alone.entities]
+
+
+def test_the_parse_threads_are_started_again_in_a_forked_process():
+    from intently.plugins.classifiers.diet import component as diet_component
+
+    executor = diet_component.parse_executor()
+    assert diet_component.parse_executor() is executor
+    with mock.patch.object(diet_component.os, "getpid", return_value=-1):  # as in a child after fork()
+        child = diet_component.parse_executor()
+    assert child is not executor
+    assert child.submit(sum, [1, 2]).result(timeout=10) == 3
+

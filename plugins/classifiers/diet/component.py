@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,6 +33,7 @@ from intently.plugins.classifiers.diet.numpy_model import (
     head_weight,
     initial_weights,
     softmax,
+    tag_heads,
 )
 from intently.plugins.classifiers.diet.numpy_transformer import GROUPED_ROWS_LIMIT
 from intently.plugins.extractors import bilou
@@ -49,6 +52,19 @@ FORMAT_VERSION = 1
 PARSE_ROWS = GROUPED_ROWS_LIMIT
 #: Messages whose first-layer rows are computed at once (bounds their memory).
 ROWS_BATCH = 4096
+#: Row batches parsed at once, on as many threads: numpy releases the GIL in the products and
+#: most array operations, so on a machine with several cores a second batch runs beside the first.
+PARSE_THREADS = min(2, os.cpu_count() or 1)
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def parse_executor() -> ThreadPoolExecutor:
+    """The threads that parse row batches, started on first use (again in a forked child process,
+    where the parent's threads do not exist)."""
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        _executor = (os.getpid(), ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="intently-diet"))
+    return _executor[1]
 
 
 def _row_batches(order: np.ndarray, lengths: np.ndarray, max_rows: int) -> list[np.ndarray]:
@@ -333,7 +349,10 @@ class DIETClassifier(Component):
             ) from error
         # Messages of similar length together: far less padding in the transformer and the CRF.
         order = np.argsort(rows.lengths, kind="stable")
-        for index in _row_batches(order, rows.lengths, PARSE_ROWS):
+        batches = _row_batches(order, rows.lengths, PARSE_ROWS)
+        self._tag_decoders()  # built once, before any thread needs them
+
+        def parse(index: np.ndarray) -> None:
             batch = rows.pad(index)
             sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
                                        batch.lengths)
@@ -342,6 +361,24 @@ class DIETClassifier(Component):
                 self._set_intents(group, sims)
             if scores:
                 self._set_entities(group, scores, batch.lengths)
+
+        if len(batches) > 1 and PARSE_THREADS > 1:
+            # Each batch writes only its own messages; list() re-raises a batch's error here.
+            list(parse_executor().map(parse, batches))
+        else:
+            for index in batches:
+                parse(index)
+
+    def _tag_decoders(self) -> dict[str, TagDecoder]:
+        """The Viterbi decoder of every tag head, built on first use."""
+        if self._decoders is None:
+            assert self.weights is not None
+            names = {"entity": self.tags, "role": self.role_tags, "group": self.group_tags}
+            self._decoders = {
+                head: TagDecoder(names[head], self.weights[head_weight(head, "transitions")],
+                                 bilou=self.config["BILOU_flag"])
+                for head, _ in tag_heads(self.spec or {})}
+        return self._decoders
 
     def _set_intents(self, messages: Sequence[Message], sims: np.ndarray) -> None:
         probabilities = softmax(sims, axis=1)
@@ -362,15 +399,12 @@ class DIETClassifier(Component):
 
     def _set_entities(self, messages: Sequence[Message], scores: dict[str, np.ndarray], lengths: np.ndarray) -> None:
         """Viterbi-decode every tag head and append the entities (with roles and groups) to each message."""
-        assert self.weights is not None
         names = {"entity": self.tags, "role": self.role_tags, "group": self.group_tags}
         decoded = {}
         flag = self.config["BILOU_flag"]
-        if self._decoders is None:
-            self._decoders = {head: TagDecoder(names[head], self.weights[head_weight(head, "transitions")], bilou=flag)
-                              for head in scores}
+        decoders = self._tag_decoders()
         for head, head_scores in scores.items():
-            decoded[head] = self._decoders[head](head_scores, lengths)
+            decoded[head] = decoders[head](head_scores, lengths)
         for row, message in enumerate(messages):
             tokens = message.tokens or []
             if not tokens or len(tokens) != int(lengths[row]):
