@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from component_helpers import parse, persist_and_load, train
@@ -443,17 +445,25 @@ def test_viterbi_finds_each_messages_best_path_whatever_its_length():
         assert np.all((confidences[b] > 0) & (confidences[b] <= 1))
 
 
-def test_bilou_viterbi_step_equals_the_dense_constrained_step():
+@pytest.mark.parametrize(("labels", "scale", "decimals"), [(3, 2, None), (3, 30, None), (3, 3, 0), (12, 2, None),
+                                                          (12, 3, 0)])
+def test_bilou_viterbi_step_equals_the_dense_constrained_step(labels, scale, decimals):
     from intently.plugins.classifiers.diet.numpy_model import (
+        FEW_PREDECESSORS,
         TagDecoder,
         transition_constraints,
         viterbi,
     )
 
-    tags = diet_data.tag_set([["U-a", "B-b", "L-b", "U-c"]], bilou=True)
+    # scale 30: peaked scores, most predecessors ruled out by the bounds; decimals 0: many ties;
+    # 12 labels: more predecessors than are compared one by one (25 closing tags).
+    tags = diet_data.tag_set([[f"U-{chr(97 + i)}" for i in range(labels)]], bilou=True)
+    assert (1 + 2 * labels > FEW_PREDECESSORS) == (labels == 12)
     rng = np.random.default_rng(3)
-    scores = rng.normal(size=(40, 9, len(tags))) * 2
+    scores = rng.normal(size=(40, 9, len(tags))) * scale
     transitions = rng.normal(size=(len(tags), len(tags)))
+    if decimals is not None:
+        scores, transitions = scores.round(decimals), transitions.round(decimals)
     lengths = rng.integers(1, 10, size=40)
     decoder = TagDecoder(tags, transitions, bilou=True)
     assert decoder.step is not None
@@ -462,11 +472,33 @@ def test_bilou_viterbi_step_equals_the_dense_constrained_step():
     paths, conf = viterbi(scores, transitions + pairs, lengths, start, end)
     for a, b, c, d in zip(fast_paths, paths, fast_conf, conf):
         np.testing.assert_array_equal(a, b)
-        np.testing.assert_allclose(c, d, rtol=1e-5)
+        np.testing.assert_allclose(c, d, rtol=1e-4, atol=1e-6)  # float32 against float64
     for i in range(len(lengths)):  # one message at a time: the one-message path
         (one_path,), (one_conf,) = decoder(scores[i : i + 1], lengths[i : i + 1])
         np.testing.assert_array_equal(one_path, paths[i])
-        np.testing.assert_allclose(one_conf, conf[i], rtol=1e-5)
+        np.testing.assert_allclose(one_conf, conf[i], rtol=1e-4, atol=1e-6)
+
+
+def test_the_bilou_step_leaves_out_predecessors_that_cannot_win():
+    from intently.plugins.classifiers.diet.numpy_model import TagDecoder
+
+    tags = diet_data.tag_set([["U-a", "B-b", "L-b", "U-c"]], bilou=True)
+    transitions = np.random.default_rng(1).normal(size=(len(tags), len(tags))).astype(np.float32)
+    step = TagDecoder(tags, transitions, bilou=True).step
+    closed = np.zeros((2, len(step.closed)), dtype=np.float32)
+    closed[:, 1] = 50.0  # one predecessor far ahead of the others: the only one scored
+    table = closed[:, None, :] + step.open_transitions[None]
+    flatnonzero, kept = np.flatnonzero, []
+
+    def spy(array):
+        kept.append(flatnonzero(array))
+        return kept[-1]
+
+    with mock.patch.object(np, "flatnonzero", spy):
+        scores, best = step._open_step(closed)
+    assert [columns.tolist() for columns in kept] == [[1]]
+    np.testing.assert_array_equal(scores, table.max(axis=2))
+    np.testing.assert_array_equal(best, step.closed[table.argmax(axis=2)])
 
 
 def test_tag_scores_see_the_sentence_unless_turned_off(role_model):

@@ -586,6 +586,10 @@ class TagDecoder:
         return path, confidence
 
 
+#: Up to this many predecessors left in a BILOU Viterbi step, they are compared one by one.
+FEW_PREDECESSORS = 8
+
+
 class _BilouStep:
     """One Viterbi step that looks only at the transitions BILOU allows.
 
@@ -606,13 +610,18 @@ class _BilouStep:
     def __init__(self, tags: list[str], transitions: np.ndarray) -> None:
         index = {t: i for i, t in enumerate(tags)}
         labels = sorted({t[2:] for t in tags if t[:2] in self.PREFIXES})
-        self.closed = np.array([index["O"]] + [index[f"{p}{x}"] for p in ("L-", "U-") for x in labels])
+        # In tag order, so that ties between predecessors go to the lower tag, as in the dense step.
+        self.closed = np.sort([index["O"]] + [index[f"{p}{x}"] for p in ("L-", "U-") for x in labels])
         self.opened = np.array([index["O"]] + [index[f"{p}{x}"] for p in ("B-", "U-") for x in labels])
         self.inner_from = np.array([[index[f"B-{x}"], index[f"I-{x}"]] for x in labels], dtype=np.int64).reshape(-1, 2)
         self.inner_to = np.array([[index[f"I-{x}"], index[f"L-{x}"]] for x in labels], dtype=np.int64).reshape(-1, 2)
         #: (to, from), so that the maximum of a step runs over the last, contiguous axis.
         self.open_transitions = np.ascontiguousarray(transitions[np.ix_(self.closed, self.opened)].T)
-        self.outer_rows = np.arange(len(self.opened))
+        #: Per predecessor (column), its highest and lowest transition into the opening tags: the
+        #: bounds that rule predecessors out without scoring them (see :meth:`_open_step`).
+        self.open_highest = self.open_transitions.max(axis=0)
+        self.open_transitions_by_predecessor = np.ascontiguousarray(self.open_transitions.T)
+        self.open_lowest = self.open_transitions.min(axis=0)
         self.from_begin, self.from_inside = self.inner_from[:, 0], self.inner_from[:, 1]
         self.begin_transitions = np.ascontiguousarray(transitions[self.from_begin[:, None], self.inner_to])
         self.inside_transitions = np.ascontiguousarray(transitions[self.from_inside[:, None], self.inner_to])
@@ -622,13 +631,7 @@ class _BilouStep:
         batch = delta.shape[0]
         new = np.empty((batch, self.size), dtype=delta.dtype)
         best = np.empty((batch, self.size), dtype=np.int64)
-        closed = delta.take(self.closed, axis=1)
-        # A C-ordered (batch, to, from) array: an argmax over a strided axis is several times slower.
-        candidates = np.empty((batch, len(self.opened), len(self.closed)), dtype=delta.dtype)
-        np.add(closed[:, None, :], self.open_transitions[None], out=candidates)
-        chosen = candidates.argmax(axis=2)
-        new[:, self.opened] = np.take_along_axis(closed, chosen, axis=1) + self.open_transitions[self.outer_rows, chosen]
-        best[:, self.opened] = self.closed[chosen]
+        new[:, self.opened], best[:, self.opened] = self._open_step(delta.take(self.closed, axis=1))
         if len(self.inner_from):
             # Two predecessors per target I-x / L-x: B-x, or I-x (which wins only when strictly better).
             from_begin = delta.take(self.from_begin, axis=1)[:, :, None] + self.begin_transitions[None]
@@ -637,6 +640,41 @@ class _BilouStep:
             new[:, self.inner_to] = np.where(inside_wins, from_inside, from_begin)
             best[:, self.inner_to] = np.where(inside_wins, self.from_inside[None, :, None], self.from_begin[None, :, None])
         return new, best
+
+    def _open_step(self, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The best score into every opening tag (``O``, ``B-x``, ``U-x``) and its predecessor, from
+        the scores ``closed`` (batch x closing tags) of the previous token's closing tags.
+
+        A predecessor ``c`` whose score plus its highest transition stays below
+        the best predecessor's score plus that one's lowest transition is beaten
+        by the best one into every tag, so it is left out before the
+        (batch, to, from) table is built: after a few tokens of a trained model
+        most are. The result is exactly the full table's, ties included (a
+        left-out predecessor is strictly worse, and the order is kept).
+        """
+        batch = closed.shape[0]
+        leader = closed.argmax(axis=1)
+        floor = closed[np.arange(batch), leader] + self.open_lowest[leader]
+        columns = np.flatnonzero(((closed + self.open_highest) >= floor[:, None]).any(axis=0))
+        closed = closed[:, columns]
+        if len(columns) <= FEW_PREDECESSORS:
+            # Predecessor by predecessor on (batch, to) arrays: numpy's argmax over a short last
+            # axis costs about as much per row as over a long one.
+            rows = self.open_transitions_by_predecessor[columns]
+            scores = closed[:, :1] + rows[0]
+            chosen = np.zeros(scores.shape, dtype=np.intp)
+            for k in range(1, len(columns)):
+                value = closed[:, k : k + 1] + rows[k]
+                better = value > scores  # a tie stays with the lower tag, as argmax
+                np.copyto(scores, value, where=better)
+                chosen[better] = k
+            return scores, self.closed[columns][chosen]
+        # A C-ordered (batch, to, from) array: an argmax over a strided axis is several times slower.
+        candidates = closed[:, None, :] + self.open_transitions[:, columns][None]
+        chosen = candidates.argmax(axis=2)
+        flat = candidates.reshape(-1, len(columns))
+        scores = flat[np.arange(len(flat)), chosen.ravel()].reshape(chosen.shape)
+        return scores, self.closed[columns][chosen]
 
 
 def decode(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray, tags: list[str], *, bilou: bool
