@@ -3,7 +3,9 @@
 Modules: :mod:`.config` (Rasa 3.6 keys, defaults, validation), :mod:`.data`
 (features to padded arrays, labels, BILOU tags, balanced batches),
 :mod:`.numpy_model` (weights, the forward pass used for parsing, Viterbi),
+:mod:`.numpy_transformer` (its transformer encoder, row- or feature-major),
 :mod:`.inference` (the parse path from the featurizers' blocks),
+:mod:`.sparse_product` (the featurizers' sparse blocks times the first kernel),
 :mod:`.training` (metrics, hold-out evaluation, checkpoints, progress),
 :mod:`.tf_model` (the training model; the only module importing TensorFlow)
 and :mod:`.component`.
