@@ -24,6 +24,7 @@ from intently.persistence import load_arrays, load_json_state, reading_state, sa
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet import growth, inference, training
+from intently.plugins.classifiers.diet.blas_threads import one_blas_thread
 from intently.plugins.classifiers.diet.numpy_model import (
     CONNECTION_SPEC_KEYS,
     GROUPED,
@@ -326,8 +327,9 @@ class DIETClassifier(Component):
         """Set intent, confidence and ranking, and append the extracted entities."""
         if self.model is None or not messages:
             return
-        for start in range(0, len(messages), ROWS_BATCH):
-            self._process_chunk(messages[start : start + ROWS_BATCH])
+        with one_blas_thread():
+            for start in range(0, len(messages), ROWS_BATCH):
+                self._process_chunk(messages[start : start + ROWS_BATCH])
 
     def _process_chunk(self, messages: Sequence[Message]) -> None:
         model = self.model
