@@ -428,12 +428,13 @@ class NumpyDIET:
             self._position_table = positional_encoding(size, self.spec["units"]).astype(self.dtype)
         return self._position_table[:length]
 
-    def dot(self, x: np.ndarray, name: str) -> np.ndarray:
-        """``x @ self.w[name]`` for a 2-d ``x``: block by block for a grouped kernel and few rows."""
+    def dot(self, x: np.ndarray, name: str, kernel: np.ndarray | None = None) -> np.ndarray:
+        """``x @ kernel`` (default ``self.w[name]``) for a 2-d ``x``: block by block when ``name`` has a
+        grouped form (:attr:`grouped`) and ``x`` has few rows."""
         grouped = self.grouped.get(name)
         if grouped is not None and x.shape[0] <= GROUPED_ROWS_LIMIT:
             return grouped(x)
-        return x @ self.w[name]
+        return x @ (self.w[name] if kernel is None else kernel)
 
     def encode(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token/sentence outputs (B x L x H) from the padded first-layer output."""

@@ -93,10 +93,7 @@ class _RowMajor:
 
     @staticmethod
     def product(model: NumpyDIET, x: np.ndarray, grouped_name: str, kernel: np.ndarray) -> np.ndarray:
-        grouped = model.grouped.get(grouped_name)
-        if grouped is not None and x.shape[0] <= GROUPED_ROWS_LIMIT:
-            return grouped(x)
-        return x @ kernel
+        return model.dot(x, grouped_name, kernel)
 
     @staticmethod
     def select(x: np.ndarray, real: np.ndarray) -> np.ndarray:
