@@ -64,17 +64,32 @@ def _positions(length: tf.Tensor, units: int) -> tf.Tensor:
     return tf.where(even[None, :], tf.sin(angles), tf.cos(angles))
 
 
-#: The linear shortcut's kernels and the CRF transitions are stored divided by
-#: this factor. Adam moves every variable by about ``learning_rate`` per step
-#: whatever its gradient, so this is their learning rate relative to the rest
-#: of the network: linear weights over sparse counts and transition scores need
-#: values of order 1 to 10, which at Rasa's learning rate (0.001) the few
-#: hundred steps of a small data set never reach.
+#: Some variables are stored divided by a factor and multiplied by it in the
+#: forward pass: their learning rate relative to the rest of the network.
+#: Adam moves every variable by about ``learning_rate`` per step whatever its
+#: gradient, and at Rasa's learning rate (0.001) the few hundred steps of a
+#: small data set leave these too close to their initial values:
+#:
+#: * the linear shortcut's kernels and the CRF transitions need values of
+#:   order 1 to 10;
+#: * the tag heads (each token's tag scores, from the transformer's output and
+#:   from the sentence context) are the only layers that the entity loss
+#:   trains alone. At the shared rate entity F1 was still rising at 100
+#:   epochs: on 700 SNIPS messages, scored on 700 others (never the test
+#:   file), it went from 77.4 to 79.3 % with twice the epochs. With the heads
+#:   10x faster, at 100 epochs: 77.4 -> 80.1 % (seed 1), 78.4 -> 79.9 %
+#:   (seed 2); intent accuracy 97.3 -> 96.9 % and 96.4 -> 97.0 %.
 LINEAR_SCALE = 10.0
+TAG_HEAD_SCALE = 10.0
+_TAG_HEAD_WEIGHTS = frozenset(
+    head_weight(head, part) for head in ("entity", "role", "group") for part in ("kernel", "bias", "context")
+)
 
 
 def _scale(name: str) -> float:
-    return LINEAR_SCALE if name.startswith("linear_") or name.endswith("crf/transitions") else 1.0
+    if name.startswith("linear_") or name.endswith("crf/transitions"):
+        return LINEAR_SCALE
+    return TAG_HEAD_SCALE if name in _TAG_HEAD_WEIGHTS else 1.0
 
 
 def _rows_matmul(t: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
