@@ -78,12 +78,6 @@ class Component:
     #: Config keys whose values may differ in type from their default (for
     #: example a ``batch_size`` that is a number or a ``[min, max]`` list).
     untyped_keys: ClassVar[frozenset[str]] = frozenset()
-    #: True when ``process`` spends most of its time in native code that
-    #: releases the GIL (large numpy/BLAS products). ``Interpreter.parse_batch``
-    #: then runs this component and the ones after it on a worker thread for
-    #: one batch while the components before it process the next batch. Each
-    #: component still processes one batch at a time, batches in order.
-    releases_gil: ClassVar[bool] = False
 
     def __init__(
         self,

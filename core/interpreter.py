@@ -7,8 +7,7 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -63,7 +62,8 @@ class Interpreter:
 
     def process(self, messages: Sequence[Message]) -> Sequence[Message]:
         """Run every component over a batch of messages, in pipeline order."""
-        self._run(self.pipeline, messages)
+        for component in self.pipeline:
+            component.process(messages, **self.context)
         return messages
 
     def parse_message(self, message: Message) -> dict[str, Any]:
@@ -80,66 +80,25 @@ class Interpreter:
         return self.parse_message(Message(text=text, metadata=dict(metadata or {})))
 
     def parse_batch(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[dict[str, Any]]:
-        """Parse many texts, ``batch_size`` at a time; results are in input order.
-
-        When a component of the pipeline declares
-        :attr:`~intently.component.Component.releases_gil` (DIETClassifier
-        does), the batches flow through a two-stage pipeline: that component
-        and the ones after it process a batch on a worker thread while the
-        components before it (tokenizers and featurizers, mostly Python)
-        process the next batch on the calling thread. Each component still
-        processes one batch at a time, in order; the results are the same.
-        """
-        batches = self._batches(texts, batch_size)
-        split = self._overlap_point()
-        if split is None:
-            return [result for batch in batches for result in self._parse_messages(batch)]
-        front, back = self.pipeline[:split], self.pipeline[split:]
+        """Parse many texts, ``batch_size`` at a time; results are in input order."""
         results: list[dict[str, Any]] = []
-        pending: Future[list[dict[str, Any]]] | None = None
-        # Leaving the block waits for the batch in flight, also when a component raised.
-        with ThreadPoolExecutor(1, thread_name_prefix="intently-parse") as worker:
-            for batch in batches:
-                self._run(front, batch)
-                if pending is not None:
-                    results.extend(pending.result())
-                pending = worker.submit(self._finish, back, batch)
-            if pending is not None:
-                results.extend(pending.result())
-        return results
-
-    @staticmethod
-    def _batches(texts: Iterable[str], batch_size: int) -> Iterator[list[Message]]:
         batch: list[Message] = []
         for text in texts:
             if not isinstance(text, str):
                 raise UsageError(f"parse_batch() takes strings, got {type(text).__name__}")
             batch.append(Message(text=text))
             if len(batch) >= batch_size:
-                yield batch
+                results.extend(self._parse_messages(batch))
                 batch = []
         if batch:
-            yield batch
-
-    def _overlap_point(self) -> int | None:
-        """Index of the first component after the first one that releases the GIL; None: no overlap."""
-        for index, component in enumerate(self.pipeline):
-            if component.releases_gil:
-                return index if index > 0 else None
-        return None
-
-    def _run(self, components: Sequence[Component], messages: list[Message]) -> None:
-        for component in components:
-            component.process(messages, **self.context)
-
-    def _finish(self, components: Sequence[Component], messages: list[Message]) -> list[dict[str, Any]]:
-        self._run(components, messages)
-        results = [message.to_parse_dict() for message in messages]
-        clear_features(messages)
+            results.extend(self._parse_messages(batch))
         return results
 
     def _parse_messages(self, messages: list[Message]) -> list[dict[str, Any]]:
-        return self._finish(self.pipeline, messages)
+        self.process(messages)
+        results = [message.to_parse_dict() for message in messages]
+        clear_features(messages)
+        return results
 
     # --- persistence --------------------------------------------------------------------
 

@@ -93,8 +93,6 @@ class DIETClassifier(Component):
     untyped_keys = diet_config.UNTYPED_KEYS
     requires = (FEATURES,)
     provides = (INTENT, ENTITIES)
-    #: Parsing is mostly numpy products: batches overlap with the featurizers' Python (parse_batch).
-    releases_gil = True
 
     def __init__(self, config: Mapping[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
