@@ -597,3 +597,27 @@ def test_batch_negatives_join_the_softmax_and_the_sigmoid_term_as_in_rasa(constr
     assert bad_input.any() and bad_label.any()
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     assert float(accuracy) == pytest.approx(np.mean(s.argmax(axis=1) == y))
+
+
+def test_faster_learning_variables_keep_their_values_and_move_faster():
+    """Scaled variables (tag heads, transitions) start at the given weights and move ``scale x`` per Adam step."""
+    tf_model = pytest.importorskip("intently.plugins.classifiers.diet.tf_model")
+    import tensorflow as tf
+
+    n = len(BILOU_TAGS)
+    spec = {**TINY_SPEC, "n_labels": 0, "n_tags": n}
+    weights, masks = initial_weights(spec, 0)
+    model = tf_model.DIETModel(spec, weights, masks, dict(DIETClassifier.defaults), 0, {"entity": BILOU_TAGS})
+    before = model.numpy_weights()
+    for name, value in weights.items():
+        np.testing.assert_allclose(before[name], value, rtol=1e-6, atol=1e-7)
+    sparse = tf.SparseTensor(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (3, 0))
+    dense = tf.constant(np.random.default_rng(0).normal(size=(3, 2)), tf.float32)
+    model._train_step(sparse, dense, tf.ones((1, 3)), tf.constant([2], tf.int64), tf.constant([-1], tf.int64),
+                      tf.constant([[[1], [3], [0]]], tf.int64))
+    after = model.numpy_weights()
+    lr = DIETClassifier.defaults["learning_rate"]
+    # Adam's first step moves every element with a gradient by about the learning rate.
+    moved = {name: np.abs(after[name] - before[name]).max() for name in ("tags/kernel", "crf/transitions")}
+    assert moved["tags/kernel"] == pytest.approx(tf_model.TAG_HEAD_SCALE * lr, rel=0.05)
+    assert moved["crf/transitions"] == pytest.approx(tf_model.LINEAR_SCALE * lr, rel=0.05)
