@@ -123,12 +123,14 @@ def attach_features(
         )
     block = FeatureBlock(origin=origin, kind=kind, matrix=matrix, offsets=offsets)
     for index, message in enumerate(messages):
-        message.features = [
-            ref
-            for ref in message.features
-            if not (ref.origin == origin and ref.kind == kind)
-        ]
-        message.features.append(FeatureRef(block, index))
+        refs = message.features
+        # Usually the message has no such features yet: one look at each block. A new list either
+        # way, as before: copies of a message (attrs.evolve) may share the old one.
+        for ref in refs:
+            if ref.block.origin == origin and ref.block.kind == kind:
+                refs = [ref for ref in refs if not (ref.block.origin == origin and ref.block.kind == kind)]
+                break
+        message.features = [*refs, FeatureRef(block, index)]
     return block
 
 

@@ -479,6 +479,52 @@ def test_bilou_viterbi_step_equals_the_dense_constrained_step(labels, scale, dec
         np.testing.assert_allclose(one_conf, conf[i], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize(("labels", "scale", "decimals", "bilou"), [
+    (3, 2, None, True), (3, 30, None, True), (3, 3, 0, True), (12, 2, None, True), (12, 3, 0, True),
+    (3, 2, None, False), (3, 3, 0, False)])
+def test_packed_viterbi_equals_the_padded_one(labels, scale, decimals, bilou):
+    """Many messages decoded at once on their token rows (parsing) give the padded decoder's paths."""
+    from intently.plugins.classifiers.diet.numpy_model import TagDecoder, transition_constraints, viterbi
+
+    # scale 30: peaked scores (one predecessor per message left); decimals 0: many ties.
+    tags = diet_data.tag_set([[f"U-{chr(97 + i)}" for i in range(labels)]], bilou=True)
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=(60, 11, len(tags))) * scale
+    transitions = rng.normal(size=(len(tags), len(tags)))
+    if decimals is not None:
+        scores, transitions = scores.round(decimals), transitions.round(decimals)
+    lengths = rng.integers(0, 12, size=60)  # zero: a message without tokens (no rows)
+    lengths[:3] = [11, 1, 0]
+    pairs, start, end = transition_constraints(tags, bilou=bilou)
+    paths, conf = viterbi(scores, transitions + pairs, lengths, start, end)
+    decoder = TagDecoder(tags, transitions, bilou=bilou)
+    assert (decoder.step is not None) == bilou
+    stacked = np.concatenate([scores[b, :n] for b, n in enumerate(lengths)])
+    packed_paths, packed_conf = decoder.packed(stacked, lengths)
+    assert packed_paths.shape == packed_conf.shape == (lengths.sum(),)
+    np.testing.assert_array_equal(packed_paths, np.concatenate(paths))
+    np.testing.assert_allclose(packed_conf, np.concatenate(conf), rtol=1e-4, atol=1e-6)
+    one_path, one_conf = decoder.packed(scores[0, :11], lengths[:1])  # one message: the one-message path
+    np.testing.assert_array_equal(one_path, paths[0])
+    np.testing.assert_allclose(one_conf, conf[0], rtol=1e-4, atol=1e-6)
+
+
+def test_the_per_message_bilou_bound_keeps_only_what_can_win_each_message():
+    from intently.plugins.classifiers.diet.numpy_model import TagDecoder
+
+    tags = diet_data.tag_set([["U-a", "B-b", "L-b", "U-c"]], bilou=True)
+    transitions = np.random.default_rng(1).normal(size=(len(tags), len(tags))).astype(np.float32)
+    step = TagDecoder(tags, transitions, bilou=True).step
+    closed = np.random.default_rng(2).normal(size=(6, len(step.closed))).astype(np.float32)
+    closed[0, 1] = closed[1, 3] = 50.0  # one predecessor far ahead in two messages
+    closed[2] = 0.0  # every predecessor tied in another
+    table = closed[:, None, :] + step.open_transitions[None]
+    for rows in (closed, closed[:2]):  # the second: a leader alone in every message
+        scores, best = step._open_rows(rows)
+        np.testing.assert_array_equal(scores, table[: len(rows)].max(axis=2))
+        np.testing.assert_array_equal(best, step.closed[table[: len(rows)].argmax(axis=2)])
+
+
 def test_the_bilou_step_leaves_out_predecessors_that_cannot_win():
     from intently.plugins.classifiers.diet.numpy_model import TagDecoder
 

@@ -346,6 +346,22 @@ class LexicalSyntacticFeaturizer(Component):
     def _reset_cache(self) -> None:
         self._rows = {}
         self._table = np.full((64, len(self._token_combos)), -1, dtype=np.int64)
+        self._columns: list[dict[str, int]] | None = None
+
+    def _value_columns(self) -> list[dict[str, int]]:
+        """Per token combo (window position and feature), each known value's column: the
+        vocabulary by combo, so a new token's row needs no item strings."""
+        if self._columns is None:
+            assert self.vocabulary is not None
+            combo_of = {(position, name): c for c, (position, _, name) in enumerate(self._token_combos)}
+            columns: list[dict[str, int]] = [{} for _ in self._token_combos]
+            for item, column in self.vocabulary.index.items():
+                position, name, value = item.split(":", 2)
+                combo = combo_of.get((int(position), name))
+                if combo is not None:
+                    columns[combo][value] = column
+            self._columns = columns
+        return self._columns
 
     def _table_rows(self, messages: Sequence[Message]) -> tuple[np.ndarray, np.ndarray]:
         """Tokens per message and every token's row in the column table (filled as needed)."""
@@ -378,13 +394,9 @@ class LexicalSyntacticFeaturizer(Component):
             self._table = grown
         if not self._token_combos:
             return
-        index = self.vocabulary.index
-        combos = self._token_combos
+        columns = self._value_columns()
         self._table[end - len(keys) : end] = [
-            [
-                -1 if value is None else index.get(feature_item(position, name, value), -1)
-                for (position, _, name), value in zip(combos, self._token_values(key))
-            ]
+            [-1 if value is None else known.get(value, -1) for known, value in zip(columns, self._token_values(key))]
             for key in keys
         ]
 

@@ -272,10 +272,9 @@ class RegexFeaturizer(Component):
         names = self._matcher.names if self._matcher is not None else []
         unmatched = dict.fromkeys(names, False)
         for token in tokens:
-            previous = token.data.get(PATTERN_KEY)
-            flags = dict(previous) if isinstance(previous, dict) else {}
-            flags.update(unmatched)
-            token.data[PATTERN_KEY] = flags
+            data = token.data
+            previous = data.get(PATTERN_KEY)
+            data[PATTERN_KEY] = {**previous, **unmatched} if isinstance(previous, dict) else unmatched.copy()
         for row, col in zip(rows.tolist(), cols.tolist()):
             tokens[row].data[PATTERN_KEY][names[col]] = True
 

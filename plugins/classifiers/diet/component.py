@@ -12,10 +12,11 @@ import copy
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
 import numpy as np
 from intently.component import ENTITIES, FEATURES, INTENT, Component
 from intently.errors import ComponentError, MissingDependencyError
@@ -56,6 +57,9 @@ ROWS_BATCH = 4096
 #: Row batches parsed at once, on as many threads: numpy releases the GIL in the products and
 #: most array operations, so on a machine with several cores a second batch runs beside the first.
 PARSE_THREADS = min(2, os.cpu_count() or 1)
+#: Messages whose intents and entities are decoded at once, as their row batches arrive: one
+#: Viterbi over many messages costs the numpy calls of its longest message, not of every batch.
+DECODE_MESSAGES = 256
 _executor: tuple[int, ThreadPoolExecutor] | None = None
 
 
@@ -66,6 +70,16 @@ def parse_executor() -> ThreadPoolExecutor:
     if _executor is None or _executor[0] != os.getpid():
         _executor = (os.getpid(), ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="intently-diet"))
     return _executor[1]
+
+
+@attrs.frozen
+class _BatchScores:
+    """What the transformer gives for one row batch: the messages ``index``, their intent
+    similarities (None without intents) and, per tag head, their token scores stacked."""
+
+    index: np.ndarray
+    sims: np.ndarray | None
+    tag_scores: dict[str, np.ndarray]
 
 
 def _row_batches(order: np.ndarray, lengths: np.ndarray, max_rows: int) -> list[np.ndarray]:
@@ -354,22 +368,39 @@ class DIETClassifier(Component):
         batches = _row_batches(order, rows.lengths, PARSE_ROWS)
         self._tag_decoders()  # built once, before any thread needs them
 
-        def parse(index: np.ndarray) -> None:
+        def scores_of(index: np.ndarray) -> _BatchScores:
             batch = rows.pad(index)
             sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
                                        batch.lengths)
-            group = [chosen[i] for i in index]
-            if sims is not None:
-                self._set_intents(group, sims)
-            if scores:
-                self._set_entities(group, scores, batch.lengths)
+            tokens = np.arange(batch.x.shape[1])[None, :] < batch.lengths[:, None]
+            return _BatchScores(index, sims, {head: head_scores[tokens] for head, head_scores in scores.items()})
 
         if len(batches) > 1 and PARSE_THREADS > 1:
-            # Each batch writes only its own messages; list() re-raises a batch's error here.
-            list(parse_executor().map(parse, batches))
+            # The transformer of later batches runs on the threads while this thread decodes the
+            # batches before them (results arrive in order; a batch's error is raised here).
+            scored: Iterable[_BatchScores] = parse_executor().map(scores_of, batches)
         else:
-            for index in batches:
-                parse(index)
+            scored = map(scores_of, batches)
+        pending: list[_BatchScores] = []
+        for batch_scores in scored:
+            pending.append(batch_scores)
+            if sum(len(p.index) for p in pending) >= DECODE_MESSAGES:
+                self._set_predictions(chosen, pending, rows.lengths)
+                pending = []
+        if pending:
+            self._set_predictions(chosen, pending, rows.lengths)
+
+    def _set_predictions(self, messages: Sequence[Message], scored: list[_BatchScores], lengths: np.ndarray
+                         ) -> None:
+        """Intents and entities of the messages of several row batches, decoded together."""
+        index = np.concatenate([batch.index for batch in scored])
+        group = [messages[i] for i in index]
+        if scored[0].sims is not None:
+            self._set_intents(group, np.concatenate([batch.sims for batch in scored]))
+        if scored[0].tag_scores:
+            tag_scores = {head: np.concatenate([batch.tag_scores[head] for batch in scored])
+                          for head in scored[0].tag_scores}
+            self._set_entities(group, tag_scores, lengths[index])
 
     def _tag_decoders(self) -> dict[str, TagDecoder]:
         """The Viterbi decoder of every tag head, built on first use."""
@@ -388,34 +419,43 @@ class DIETClassifier(Component):
         limit = self.config["ranking_length"]
         if limit > 0:
             order = order[:, :limit]
-        for row, message in enumerate(messages):
-            ranked = order[row]
-            scores = probabilities[row, ranked]
-            if self.config["renormalize_confidences"] and limit > 0:
-                scores = scores / scores.sum()
-            message.intent = self.labels[int(ranked[0])]
-            message.intent_confidence = float(scores[0])
-            message.intent_ranking = [
-                {"name": self.labels[int(c)], "confidence": float(s)} for c, s in zip(ranked, scores)
-            ]
+        scores = np.take_along_axis(probabilities, order, axis=1)
+        if self.config["renormalize_confidences"] and limit > 0:
+            scores = scores / scores.sum(axis=1, keepdims=True)
+        labels = self.labels
+        for message, ranked, values in zip(messages, order.tolist(), scores.tolist()):
+            message.intent = labels[ranked[0]]
+            message.intent_confidence = values[0]
+            message.intent_ranking = [{"name": labels[c], "confidence": v} for c, v in zip(ranked, values)]
 
     def _set_entities(self, messages: Sequence[Message], scores: dict[str, np.ndarray], lengths: np.ndarray) -> None:
-        """Viterbi-decode every tag head and append the entities (with roles and groups) to each message."""
+        """Viterbi-decode every tag head and append the entities (with roles and groups) to each message.
+
+        ``scores``: per tag head, the messages' token scores stacked (tokens x tags, message by message).
+        """
         names = {"entity": self.tags, "role": self.role_tags, "group": self.group_tags}
         decoded = {}
         flag = self.config["BILOU_flag"]
         decoders = self._tag_decoders()
         for head, head_scores in scores.items():
-            decoded[head] = decoders[head](head_scores, lengths)
+            paths, confidences = decoders[head].packed(head_scores, lengths)
+            decoded[head] = (paths.tolist(), confidences.tolist())
+        no_entity = self.tags.index(bilou.NO_ENTITY_TAG) if bilou.NO_ENTITY_TAG in self.tags else -1
+        entity_paths = decoded["entity"][0] if "entity" in decoded else None
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
         for row, message in enumerate(messages):
             tokens = message.tokens or []
-            if not tokens or len(tokens) != int(lengths[row]):
+            start, end = offsets[row], offsets[row + 1]
+            if not tokens or len(tokens) != end - start:
                 continue
+            if entity_paths is not None and entity_paths[start:end].count(no_entity) == end - start:
+                continue  # no entity: roles and groups belong to entities only
             tags: dict[str, list[str]] = {}
             values: dict[str, list[float]] = {}
             for head, (paths, confidences) in decoded.items():
-                tags[head] = [names[head][int(t)] for t in paths[row]]
-                values[head] = [float(c) for c in confidences[row]]
+                head_names = names[head]
+                tags[head] = [head_names[t] for t in paths[start:end]]
+                values[head] = confidences[start:end]
                 if flag:
                     tags[head], values[head] = bilou.ensure_consistent_bilou_tagging(tags[head], values[head])
             message.entities.extend(

@@ -50,7 +50,16 @@ def _width(blocks: list[tuple[object, np.ndarray]]) -> int:
 
 
 def _same_rows(offsets: np.ndarray, other: np.ndarray) -> bool:
-    return offsets is other or (offsets.shape == other.shape and not (offsets != other).any())
+    if offsets is other:
+        return True
+    if len(offsets) <= 64:  # a few messages (one, while parsing one at a time): Python ints are cheaper
+        return offsets.tolist() == other.tolist()
+    return offsets.shape == other.shape and not (offsets != other).any()
+
+
+#: The names of :attr:`.component.DIETClassifier.dims` by kind of block and sparseness.
+_DIMENSION_NAMES = {(kind, sparse): f"{kind}_{'sparse' if sparse else 'dense'}"
+                    for kind in (SEQUENCE, SENTENCE) for sparse in (True, False)}
 
 
 @attrs.frozen
@@ -123,8 +132,7 @@ def first_layer_rows(messages: Sequence[Message], dims: dict[str, int], model: N
     for kind in (SEQUENCE, SENTENCE):
         for _, matrix, block_offsets in feature_blocks(messages, kind):
             blocks[kind, not isinstance(matrix, np.ndarray)].append((matrix, block_offsets))
-    found = {f"{kind}_{'sparse' if sparse else 'dense'}": _width(found_blocks)
-             for (kind, sparse), found_blocks in blocks.items()}
+    found = {_DIMENSION_NAMES[key]: _width(found_blocks) for key, found_blocks in blocks.items()}
     if found != dims:
         raise ValueError(f"feature dimensions {found} differ from those seen in training {dims}")
     sequence_blocks = blocks[SEQUENCE, True] + blocks[SEQUENCE, False]

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse
 from intently.plugins.classifiers.diet import numpy_transformer
 from intently.plugins.classifiers.diet.numpy_transformer import GROUPED_ROWS_LIMIT, gelu
+from intently.plugins.classifiers.diet.packed_viterbi import viterbi_packed
 
 #: Names of the weight matrices that are masked by ``connection_density``.
 MASKED_SUFFIX = "/kernel"
@@ -561,6 +562,15 @@ class TagDecoder:
             return [path], [confidence]
         return viterbi(scores, self.transitions, lengths, self.start, self.end, self.step)
 
+    def packed(self, scores: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tags and confidences of messages whose token scores are stacked (tokens x tags), in
+        their rows: :func:`.packed_viterbi.viterbi_packed`, or :meth:`one` for one message."""
+        scores = np.asarray(scores, dtype=np.float32)
+        if len(lengths) == 1:
+            return self.one(scores)
+        step = self.step.per_row if self.step is not None else None
+        return viterbi_packed(scores, lengths, self.transitions, self.start, self.end, step)
+
     def one(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:func:`viterbi` of one message's ``scores`` (tokens x tags): the fewest numpy calls per step.
 
@@ -629,10 +639,19 @@ class _BilouStep:
         self.size = len(tags)
 
     def __call__(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._step(delta, self._open_step)
+
+    def per_row(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same step, ruling predecessors out message by message (:meth:`_open_rows`): for
+        the many messages of a packed decode, where few predecessors can win any one of them."""
+        return self._step(delta, self._open_rows)
+
+    def _step(self, delta: np.ndarray, open_step: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+              ) -> tuple[np.ndarray, np.ndarray]:
         batch = delta.shape[0]
         new = np.empty((batch, self.size), dtype=delta.dtype)
         best = np.empty((batch, self.size), dtype=np.int64)
-        new[:, self.opened], best[:, self.opened] = self._open_step(delta.take(self.closed, axis=1))
+        new[:, self.opened], best[:, self.opened] = open_step(delta.take(self.closed, axis=1))
         if len(self.inner_from):
             # Two predecessors per target I-x / L-x: B-x, or I-x (which wins only when strictly better).
             from_begin = delta.take(self.from_begin, axis=1)[:, :, None] + self.begin_transitions[None]
@@ -676,6 +695,34 @@ class _BilouStep:
         flat = candidates.reshape(-1, len(columns))
         scores = flat[np.arange(len(flat)), chosen.ravel()].reshape(chosen.shape)
         return scores, self.closed[columns][chosen]
+
+
+    def _open_rows(self, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_open_step` with the bound applied to each message on its own.
+
+        The predecessors that may win are listed as (message, predecessor)
+        pairs, in message order and tag order within a message; each pair is
+        scored into every opening tag, and a message's maximum and its first
+        (lowest-tag) argmax are reductions over its run of pairs. On a
+        trained model one to three predecessors per message are left, where
+        the batch-wide bound keeps every predecessor that may win any message.
+        """
+        batch = closed.shape[0]
+        every = np.arange(batch)
+        leader = closed.argmax(axis=1)
+        leading = closed[every, leader]
+        viable = (closed + self.open_highest) >= (leading + self.open_lowest[leader])[:, None]
+        message, column = np.nonzero(viable)
+        if len(message) == batch:  # only each message's leader can win
+            scores = leading[:, None] + self.open_transitions_by_predecessor[leader]
+            return scores, np.broadcast_to(self.closed[leader][:, None], scores.shape)
+        values = closed[message, column][:, None] + self.open_transitions_by_predecessor[column]
+        counts = np.bincount(message, minlength=batch)
+        first_pair = np.cumsum(counts) - counts
+        scores = np.maximum.reduceat(values, first_pair, axis=0)
+        pair = np.where(values == scores[message], np.arange(len(message))[:, None], len(message))
+        winner = np.minimum.reduceat(pair, first_pair, axis=0)
+        return scores, self.closed[column[winner]]
 
 
 def decode(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray, tags: list[str], *, bilou: bool
