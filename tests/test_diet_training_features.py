@@ -576,6 +576,20 @@ def test_parse_batches_hold_at_most_the_row_limit_and_every_message_once():
     assert [len(b) for b in batches] == [4, 2, 1, 1]
 
 
+def test_decode_groups_keep_the_batches_in_order_and_give_every_thread_work():
+    from intently.plugins.classifiers.diet.component import _decode_groups, _row_batches
+
+    lengths = np.random.default_rng(0).integers(1, 30, size=512)
+    batches = _row_batches(np.argsort(lengths, kind="stable"), lengths, 256)
+    for messages, threads, expected in ((256, 2, 2), (64, 2, 8), (100_000, 2, 2), (100_000, 1, 1)):
+        groups = _decode_groups(batches, lengths, messages, threads)
+        assert len(groups) == expected
+        assert [index.tolist() for group in groups for index in group] == [index.tolist() for index in batches]
+        rows = [sum(len(index) * (int(lengths[index].max()) + 1) for index in group) for group in groups]
+        assert max(rows) <= 1.5 * min(rows)  # cut by rows: longer messages come last
+    assert _decode_groups(batches[:1], lengths, 256, 2) == [batches[:1]]
+
+
 @pytest.mark.parametrize("constrain", [False, True])
 def test_intent_loss_is_the_softmax_loss_plus_the_sigmoid_term_averaged_over_labels(constrain):
     tf_model = pytest.importorskip("intently.plugins.classifiers.diet.tf_model")

@@ -12,7 +12,7 @@ import copy
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -57,8 +57,9 @@ ROWS_BATCH = 4096
 #: Row batches parsed at once, on as many threads: numpy releases the GIL in the products and
 #: most array operations, so on a machine with several cores a second batch runs beside the first.
 PARSE_THREADS = min(2, os.cpu_count() or 1)
-#: Messages whose intents and entities are decoded at once, as their row batches arrive: one
-#: Viterbi over many messages costs the numpy calls of its longest message, not of every batch.
+#: Messages whose intents and entities are decoded at once (a group of row batches, parsed by one
+#: thread): one Viterbi over many messages costs the numpy calls of its longest message, not of
+#: every row batch.
 DECODE_MESSAGES = 256
 _executor: tuple[int, ThreadPoolExecutor] | None = None
 
@@ -94,6 +95,21 @@ def _row_batches(order: np.ndarray, lengths: np.ndarray, max_rows: int) -> list[
         batches.append(order[start:end])
         start = end
     return batches
+
+
+def _decode_groups(batches: list[np.ndarray], lengths: np.ndarray, messages: int, threads: int
+                   ) -> list[list[np.ndarray]]:
+    """Consecutive row batches grouped for one packed decode each: about ``messages`` messages a
+    group, and at least ``threads`` groups when there are that many batches, cut where the
+    groups hold about as many rows (the longer messages come last)."""
+    sizes = np.array([len(index) * (int(lengths[index].max()) + 1) for index in batches], dtype=np.float64)
+    count = sum(len(index) for index in batches)
+    wanted = min(len(batches), max(threads, round(count / messages)))
+    if wanted <= 1:
+        return [batches]
+    cuts = np.searchsorted(np.cumsum(sizes), sizes.sum() * np.arange(1, wanted) / wanted, side="left") + 1
+    bounds = [0, *sorted(set(int(c) for c in cuts if 0 < c < len(batches))), len(batches)]
+    return [batches[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 class DIETClassifier(Component):
@@ -375,20 +391,16 @@ class DIETClassifier(Component):
             tokens = np.arange(batch.x.shape[1])[None, :] < batch.lengths[:, None]
             return _BatchScores(index, sims, {head: head_scores[tokens] for head, head_scores in scores.items()})
 
-        if len(batches) > 1 and PARSE_THREADS > 1:
-            # The transformer of later batches runs on the threads while this thread decodes the
-            # batches before them (results arrive in order; a batch's error is raised here).
-            scored: Iterable[_BatchScores] = parse_executor().map(scores_of, batches)
+        def parse(group: list[np.ndarray]) -> None:
+            self._set_predictions(chosen, [scores_of(index) for index in group], rows.lengths)
+
+        groups = _decode_groups(batches, rows.lengths, DECODE_MESSAGES, PARSE_THREADS)
+        if len(groups) > 1 and PARSE_THREADS > 1:
+            # Each group writes only its own messages; list() re-raises a group's error here.
+            list(parse_executor().map(parse, groups))
         else:
-            scored = map(scores_of, batches)
-        pending: list[_BatchScores] = []
-        for batch_scores in scored:
-            pending.append(batch_scores)
-            if sum(len(p.index) for p in pending) >= DECODE_MESSAGES:
-                self._set_predictions(chosen, pending, rows.lengths)
-                pending = []
-        if pending:
-            self._set_predictions(chosen, pending, rows.lengths)
+            for group in groups:
+                parse(group)
 
     def _set_predictions(self, messages: Sequence[Message], scored: list[_BatchScores], lengths: np.ndarray
                          ) -> None:
