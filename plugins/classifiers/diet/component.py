@@ -388,13 +388,18 @@ class DIETClassifier(Component):
             batch = rows.pad(index)
             sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
                                        batch.lengths)
-            tokens = np.arange(batch.x.shape[1])[None, :] < batch.lengths[:, None]
-            return _BatchScores(index, sims, {head: head_scores[tokens] for head, head_scores in scores.items()})
+            if len(index) == 1:  # one message: its token rows are a slice
+                stacked = {head: head_scores[0, : int(batch.lengths[0])] for head, head_scores in scores.items()}
+            else:
+                tokens = np.arange(batch.x.shape[1])[None, :] < batch.lengths[:, None]
+                stacked = {head: head_scores[tokens] for head, head_scores in scores.items()}
+            return _BatchScores(index, sims, stacked)
 
         def parse(group: list[np.ndarray]) -> None:
             self._set_predictions(chosen, [scores_of(index) for index in group], rows.lengths)
 
-        groups = _decode_groups(batches, rows.lengths, DECODE_MESSAGES, PARSE_THREADS)
+        groups = ([batches] if len(batches) == 1
+                  else _decode_groups(batches, rows.lengths, DECODE_MESSAGES, PARSE_THREADS))
         if len(groups) > 1 and PARSE_THREADS > 1:
             # Each group writes only its own messages; list() re-raises a group's error here.
             list(parse_executor().map(parse, groups))
@@ -405,13 +410,18 @@ class DIETClassifier(Component):
     def _set_predictions(self, messages: Sequence[Message], scored: list[_BatchScores], lengths: np.ndarray
                          ) -> None:
         """Intents and entities of the messages of several row batches, decoded together."""
-        index = np.concatenate([batch.index for batch in scored])
-        group = [messages[i] for i in index]
-        if scored[0].sims is not None:
-            self._set_intents(group, np.concatenate([batch.sims for batch in scored]))
-        if scored[0].tag_scores:
+        if len(scored) == 1:
+            (only,) = scored
+            index, sims, tag_scores = only.index, only.sims, only.tag_scores
+        else:
+            index = np.concatenate([batch.index for batch in scored])
+            sims = None if scored[0].sims is None else np.concatenate([batch.sims for batch in scored])
             tag_scores = {head: np.concatenate([batch.tag_scores[head] for batch in scored])
                           for head in scored[0].tag_scores}
+        group = [messages[i] for i in index.tolist()]
+        if sims is not None:
+            self._set_intents(group, sims)
+        if tag_scores:
             self._set_entities(group, tag_scores, lengths[index])
 
     def _tag_decoders(self) -> dict[str, TagDecoder]:
@@ -454,7 +464,7 @@ class DIETClassifier(Component):
             decoded[head] = (paths.tolist(), confidences.tolist())
         no_entity = self.tags.index(bilou.NO_ENTITY_TAG) if bilou.NO_ENTITY_TAG in self.tags else -1
         entity_paths = decoded["entity"][0] if "entity" in decoded else None
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        offsets = [0, *np.cumsum(lengths).tolist()]
         for row, message in enumerate(messages):
             tokens = message.tokens or []
             start, end = offsets[row], offsets[row + 1]
