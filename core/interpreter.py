@@ -23,6 +23,7 @@ from intently.archive import (
 from intently.component import Component
 from intently.errors import ComponentError, IntentlyError, InvalidArchiveError, UsageError
 from intently.features import clear_features
+from intently.gc_pause import paused_garbage_collector
 from intently.message import Message
 from intently.metadata import ComponentEntry, ModelMetadata
 from intently.registry import ComponentRegistry, get_registry
@@ -80,18 +81,24 @@ class Interpreter:
         return self.parse_message(Message(text=text, metadata=dict(metadata or {})))
 
     def parse_batch(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[dict[str, Any]]:
-        """Parse many texts, ``batch_size`` at a time; results are in input order."""
+        """Parse many texts, ``batch_size`` at a time; results are in input order.
+
+        Python's cyclic garbage collector is paused meanwhile (see
+        :mod:`intently.gc_pause`): the batch's many live objects would
+        otherwise make it traverse them again and again.
+        """
         results: list[dict[str, Any]] = []
         batch: list[Message] = []
-        for text in texts:
-            if not isinstance(text, str):
-                raise UsageError(f"parse_batch() takes strings, got {type(text).__name__}")
-            batch.append(Message(text=text))
-            if len(batch) >= batch_size:
+        with paused_garbage_collector():
+            for text in texts:
+                if not isinstance(text, str):
+                    raise UsageError(f"parse_batch() takes strings, got {type(text).__name__}")
+                batch.append(Message(text=text))
+                if len(batch) >= batch_size:
+                    results.extend(self._parse_messages(batch))
+                    batch = []
+            if batch:
                 results.extend(self._parse_messages(batch))
-                batch = []
-        if batch:
-            results.extend(self._parse_messages(batch))
         return results
 
     def _parse_messages(self, messages: list[Message]) -> list[dict[str, Any]]:
