@@ -57,6 +57,18 @@ class PackedLayout:
         return cls(rows=rows, starts=starts, active=active, order=order, lengths=sorted_lengths)
 
 
+def dense_step(transitions: np.ndarray) -> Step:
+    """The Viterbi step over every (predecessor, tag) pair of ``transitions`` (from x to)."""
+    to_from = np.ascontiguousarray(transitions.T)  # the maximum runs over the last, contiguous axis
+
+    def step(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        candidates = delta[:, None, :] + to_from[None]
+        best = candidates.argmax(axis=2)
+        return np.take_along_axis(candidates, best[:, :, None], axis=2)[:, :, 0], best
+
+    return step
+
+
 def viterbi_packed(scores: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
                    start: np.ndarray, end: np.ndarray, step: Step | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -74,13 +86,7 @@ def viterbi_packed(scores: np.ndarray, lengths: np.ndarray, transitions: np.ndar
     if n_rows == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=scores.dtype)
     if step is None:
-        to_from = np.ascontiguousarray(np.asarray(transitions, dtype=scores.dtype).T)
-
-        def step(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            candidates = delta[:, None, :] + to_from[None]
-            best = candidates.argmax(axis=2)
-            return np.take_along_axis(candidates, best[:, :, None], axis=2)[:, :, 0], best
-
+        step = dense_step(np.asarray(transitions, dtype=scores.dtype))
     packed = scores[layout.rows]
     deltas = np.empty_like(packed)
     pointers = np.zeros(packed.shape, dtype=np.int16 if n_tags < 2**15 else np.int64)
