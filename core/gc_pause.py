@@ -17,29 +17,22 @@ already disabled stays disabled.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import threading
-from collections.abc import Iterator
 
-_lock = threading.Lock()
-_active = 0  # pauses in progress, in any thread
-_was_enabled = False  # the collector's state before the first of them
+from intently.process_override import ProcessOverride
 
 
-@contextlib.contextmanager
-def paused_garbage_collector() -> Iterator[None]:
-    """The cyclic garbage collector disabled inside the block, then restored."""
-    global _active, _was_enabled
-    with _lock:
-        if _active == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _active += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _active -= 1
-            if _active == 0 and _was_enabled:
-                gc.enable()
+def _pause() -> bool:
+    enabled = gc.isenabled()
+    gc.disable()
+    return enabled
+
+
+def _resume(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.enable()
+
+
+#: ``with paused_garbage_collector(): ...``: the cyclic garbage collector disabled inside the
+#: block, then restored.
+paused_garbage_collector = ProcessOverride(_pause, _resume)

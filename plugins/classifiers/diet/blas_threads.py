@@ -15,15 +15,11 @@ the same way). Where threadpoolctl is missing nothing is limited.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-_lock = threading.Lock()
+from intently.process_override import ProcessOverride
+
 _libraries: list[Any] | None = None  # threadpoolctl's controllers of the loaded BLAS libraries
-_active = 0  # parses inside one_blas_thread() now, in any thread
-_saved: list[int] = []  # the libraries' thread counts before the first of them
 
 
 def _blas_libraries() -> list[Any]:
@@ -38,26 +34,19 @@ def _blas_libraries() -> list[Any]:
     return _libraries
 
 
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """BLAS limited to one thread inside the block.
+def _limit() -> list[tuple[Any, int]]:
+    saved = [(library, library.get_num_threads()) for library in _blas_libraries()]
+    for library, _ in saved:
+        library.set_num_threads(1)
+    return saved
 
-    The limit is process-wide: the first of concurrent blocks (several threads
-    parsing at once) sets it, the last one out restores the thread counts.
-    """
-    global _active, _saved
-    with _lock:
-        libraries = _blas_libraries()
-        if _active == 0:
-            _saved = [library.get_num_threads() for library in libraries]
-            for library in libraries:
-                library.set_num_threads(1)
-        _active += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _active -= 1
-            if _active == 0:
-                for library, threads in zip(libraries, _saved):
-                    library.set_num_threads(threads)
+
+def _restore(saved: list[tuple[Any, int]]) -> None:
+    for library, threads in saved:
+        library.set_num_threads(threads)
+
+
+#: ``with one_blas_thread(): ...``: BLAS limited to one thread inside the block. The limit is
+#: process-wide: the first of concurrent blocks (several threads parsing at once) sets it, the
+#: last one out restores the thread counts.
+one_blas_thread = ProcessOverride(_limit, _restore)
