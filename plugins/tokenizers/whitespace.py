@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from intently.message import Token
 from intently.plugins.tokenizers.tokenizer import Tokenizer
@@ -60,7 +60,7 @@ def _word_class() -> str:
     connector punctuation (Pc) and the zero-width (non-)joiner: Unicode's
     alphabetic, mark, decimal-number, connector-punctuation and join-control
     properties (the Other_Alphabetic symbols aside). Computed once from this
-    Python's Unicode database (~50 ms on the first tokenizer created).
+    Python's Unicode database (~50 ms, on the first text that is not ASCII).
     """
     categories = {"Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Mn", "Mc", "Me", "Nd", "Pc"}
     ranges: list[list[int]] = []
@@ -137,13 +137,11 @@ class WhitespaceTokenizer(Tokenizer):
     # phrases) gives Chinese, Japanese and Thai projects a working intent model.
     phrase_only_languages: ClassVar[tuple[str, ...]] = ("zh", "ja", "th")
 
-    def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
-        super().__init__(config, unique_name=unique_name)
-        self._separators = _separator_pattern()
-
     def tokenize(self, text: str) -> list[Token]:
         """Tokens of ``text`` with offsets into it (no ``token_pattern`` applied)."""
-        separators = _ASCII_SEPARATORS if text.isascii() else self._separators
+        # The full-Unicode pattern is built on the first text that needs it (tens of milliseconds,
+        # which loading a model for English text need not pay).
+        separators = _ASCII_SEPARATORS if text.isascii() else _separator_pattern()
         cleaned = separators.sub(_blank, text)
         tokens = []
         for match in _NON_SPACE.finditer(cleaned):
