@@ -95,6 +95,21 @@ def test_learns_entities_on_held_out_sentences(joint_model):
     assert parse(joint_model, ["hello there"])[0].entities == []
 
 
+def test_learns_entities_without_bilou_tags_in_batches_and_alone():
+    components = pipeline(BILOU_flag=False)
+    train(components, joint_data())
+    texts, expected = [], []
+    for template, pairs in ENTITY_HELD_OUT:
+        texts.append(template.format(city="Oslo", cuisine="thai"))
+        expected.append([(v.format(city="Oslo", cuisine="thai"), e) for v, e in pairs])
+    together = parse(components, texts)  # many messages: the packed Viterbi, no BILOU step
+    for message, pairs in zip(together, expected):
+        assert [(e.value, e.entity) for e in message.entities] == pairs, message.text
+        (alone,) = parse(components, [message.text])  # one message: the one-message Viterbi
+        assert [(e.start, e.end, e.entity) for e in alone.entities] == [
+            (e.start, e.end, e.entity) for e in message.entities]
+
+
 def test_ranking_length_and_blank_messages():
     components = pipeline(ranking_length=2, entity_recognition=False, epochs=5)
     train(components, intent_data(INTENTS))

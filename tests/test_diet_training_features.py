@@ -191,6 +191,8 @@ def test_tag_spans_and_span_f1():
     assert tag_spans([1, 2, 3, 0, 4], names, bilou=True) == {(0, 2, "city"), (4, 4, "city")}
     assert tag_spans([2, 3, 0], names, bilou=True) == set()  # no B-: inconsistent
     assert tag_spans([1, 1, 0, 1], ["O", "city"], bilou=False) == {(0, 1, "city"), (3, 3, "city")}
+    # Training passes numpy arrays (a plain-tag run ending the message was an ambiguous truth value).
+    assert tag_spans(np.array([0, 1, 1]), ["O", "city"], bilou=False) == {(1, 2, "city")}
     assert span_f1([[1, 3, 4]], [[1, 3, 0]], names, bilou=True) == pytest.approx(2 / 3)
     assert span_f1([[0]], [[0]], names, bilou=True) == 1.0
 

@@ -56,7 +56,7 @@ def tag_spans(ids: Sequence[int], names: Sequence[str], *, bilou: bool) -> set[t
             start = None
         elif prefix != "I-" or start is None or tag_without_prefix(names[int(ids[start])]) != label:
             start = None
-    if not bilou and ids and start is not None and names[int(ids[-1])] != "O":
+    if not bilou and len(ids) and start is not None and names[int(ids[-1])] != "O":
         spans.add((start, len(ids) - 1, names[int(ids[-1])]))
     return spans
 
