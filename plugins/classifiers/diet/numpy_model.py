@@ -637,6 +637,11 @@ class _BilouStep:
         self.begin_transitions = np.ascontiguousarray(transitions[self.from_begin[:, None], self.inner_to])
         self.inside_transitions = np.ascontiguousarray(transitions[self.from_inside[:, None], self.inner_to])
         self.size = len(tags)
+        #: Tag ids as a step's predecessors are stored: the smallest integer type that holds them.
+        self.id_type = np.int16 if self.size < 2**15 else np.int64
+        self.closed_ids = self.closed.astype(self.id_type)
+        self.from_begin_ids = self.from_begin.astype(self.id_type)[None, :, None]
+        self.from_inside_ids = self.from_inside.astype(self.id_type)[None, :, None]
 
     def __call__(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._step(delta, self._open_step)
@@ -650,7 +655,7 @@ class _BilouStep:
               ) -> tuple[np.ndarray, np.ndarray]:
         batch = delta.shape[0]
         new = np.empty((batch, self.size), dtype=delta.dtype)
-        best = np.empty((batch, self.size), dtype=np.int64)
+        best = np.empty((batch, self.size), dtype=self.id_type)
         new[:, self.opened], best[:, self.opened] = open_step(delta.take(self.closed, axis=1))
         if len(self.inner_from):
             # Two predecessors per target I-x / L-x: B-x, or I-x (which wins only when strictly better).
@@ -658,7 +663,7 @@ class _BilouStep:
             from_inside = delta.take(self.from_inside, axis=1)[:, :, None] + self.inside_transitions[None]
             inside_wins = from_inside > from_begin
             new[:, self.inner_to] = np.where(inside_wins, from_inside, from_begin)
-            best[:, self.inner_to] = np.where(inside_wins, self.from_inside[None, :, None], self.from_begin[None, :, None])
+            best[:, self.inner_to] = np.where(inside_wins, self.from_inside_ids, self.from_begin_ids)
         return new, best
 
     def _open_step(self, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -700,29 +705,37 @@ class _BilouStep:
     def _open_rows(self, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_open_step` with the bound applied to each message on its own.
 
-        The predecessors that may win are listed as (message, predecessor)
-        pairs, in message order and tag order within a message; each pair is
-        scored into every opening tag, and a message's maximum and its first
-        (lowest-tag) argmax are reductions over its run of pairs. On a
-        trained model one to three predecessors per message are left, where
-        the batch-wide bound keeps every predecessor that may win any message.
+        The predecessors that may win a message are ranked in tag order and
+        their scores into every opening tag laid out as (rank, message,
+        opening tag), padded with -inf; the ranks are then compared one after
+        another, a tie staying with the lower rank (the lower tag). On a trained
+        model one to three predecessors per message are left, where the
+        batch-wide bound keeps every predecessor that may win any message.
         """
         batch = closed.shape[0]
         every = np.arange(batch)
         leader = closed.argmax(axis=1)
         leading = closed[every, leader]
         viable = (closed + self.open_highest) >= (leading + self.open_lowest[leader])[:, None]
-        message, column = np.nonzero(viable)
-        if len(message) == batch:  # only each message's leader can win
+        ranks = np.cumsum(viable, axis=1, dtype=np.intp)
+        most = int(ranks[:, -1].max())
+        if most == 1:  # only each message's leader can win
             scores = leading[:, None] + self.open_transitions_by_predecessor[leader]
-            return scores, np.broadcast_to(self.closed[leader][:, None], scores.shape)
-        values = closed[message, column][:, None] + self.open_transitions_by_predecessor[column]
-        counts = np.bincount(message, minlength=batch)
-        first_pair = np.cumsum(counts) - counts
-        scores = np.maximum.reduceat(values, first_pair, axis=0)
-        pair = np.where(values == scores[message], np.arange(len(message))[:, None], len(message))
-        winner = np.minimum.reduceat(pair, first_pair, axis=0)
-        return scores, self.closed[column[winner]]
+            return scores, np.broadcast_to(self.closed_ids[leader][:, None], scores.shape)
+        message, column = np.nonzero(viable)
+        rank = ranks[message, column] - 1
+        # Rank-major: each rank's scores are one contiguous (message, opening tag) slab.
+        candidates = np.full((most, batch, self.open_transitions.shape[0]), -np.inf, dtype=closed.dtype)
+        candidates[rank, message] = closed[message, column][:, None] + self.open_transitions_by_predecessor[column]
+        columns = np.zeros((most, batch), dtype=np.intp)
+        columns[rank, message] = column
+        scores = candidates[0].copy()
+        chosen = np.repeat(columns[0][:, None], scores.shape[1], axis=1)
+        for r in range(1, most):
+            better = candidates[r] > scores  # a tie stays with the lower rank, the lower tag
+            np.copyto(scores, candidates[r], where=better)
+            np.copyto(chosen, columns[r][:, None], where=better)
+        return scores, self.closed_ids[chosen]
 
 
 def decode(scores: np.ndarray, transitions: np.ndarray, lengths: np.ndarray, tags: list[str], *, bilou: bool
