@@ -83,6 +83,13 @@ def test_groups_are_learned(role_model):
 def test_roles_and_groups_survive_persist_and_load(role_model, tmp_path):
     texts = ["a ticket to Paris from Vienna", "two large pizzas and one small pizza"]
     before = [m.to_parse_dict() for m in parse(role_model, texts)]
+    # Decoded together (the packed Viterbi, three tag heads) as each message alone.
+    alone = [parse(role_model, [text])[0].to_parse_dict() for text in texts]
+    spans = [[(e["start"], e["end"], e["entity"], e.get("role"), e.get("group")) for e in r["entities"]]
+             for r in before]
+    assert spans == [[(e["start"], e["end"], e["entity"], e.get("role"), e.get("group")) for e in r["entities"]]
+                     for r in alone]
+    assert any(span[3] for span in spans[0]) and any(span[4] for span in spans[1])
     loaded = [*role_model[:-1], persist_and_load(role_model[-1], tmp_path)]
     assert [m.to_parse_dict() for m in parse(loaded, texts)] == before
 
