@@ -270,3 +270,54 @@ def test_no_entity_tags_give_no_entities():
 def test_bilou_tags_ignore_reversed_spans():
     toks = tokens("a b")
     assert bilou_tags(toks, [(2, 1, "x")]) == ["O", "O"]
+
+
+def _random_valid_bilou(rng, labels: list[str], length: int) -> list[str]:
+    tags: list[str] = []
+    while len(tags) < length:
+        label = labels[rng.integers(len(labels))]
+        kind = rng.integers(3)
+        if kind == 0:
+            tags.append(NO_ENTITY_TAG)
+        elif kind == 1 or len(tags) + 2 > length:
+            tags.append(f"U-{label}")
+        else:
+            inside = int(rng.integers(0, min(3, length - len(tags) - 2) + 1))
+            tags += [f"B-{label}"] + [f"I-{label}"] * inside + [f"L-{label}"]
+    return tags[:length]
+
+
+@pytest.mark.parametrize("split", [True, False, {"city": False}])
+def test_valid_bilou_entities_equal_the_general_path(split):
+    """The fast path DIET takes for constrained entity tags gives what Rasa's two steps give."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    labels = ["city", "time", "food"]
+    tag_names = [NO_ENTITY_TAG] + [f"{p}{x}" for x in labels for p in ("B-", "I-", "L-", "U-")]
+    tag_set = bilou.BilouTagSet(tag_names)
+    words = ["in", "new", "york", "at", "8pm", "with", "thai", "food", "and", "rome"]
+    config = split_entities_config(split)
+    for _ in range(300):
+        length = int(rng.integers(1, 9))
+        text = " ".join(words[int(i)] + ("," if rng.random() < 0.3 else "") for i in rng.integers(len(words), size=length))
+        toks = tokens(text)
+        tags = _random_valid_bilou(rng, labels, len(toks))
+        confidences = rng.random(len(toks)).tolist()
+        ids = [tag_names.index(t) for t in tags]
+        fast = bilou.entities_from_valid_bilou(text, toks, ids, confidences, tag_set, config, "X")
+        consistent, repaired = ensure_consistent_bilou_tagging(tags, confidences)
+        general = entities_from_tags(text, toks, {"entity": consistent}, {"entity": repaired}, config,
+                                     bilou=True, extractor="X")
+        assert fast is not None
+        assert [e.to_dict() for e in fast] == [e.to_dict() for e in general], (text, tags)
+
+
+@pytest.mark.parametrize("tags", [["I-city"], ["B-city", "O"], ["B-city"], ["U-city", "L-city"],
+                                  ["B-city", "L-time"], ["city"]])
+def test_tags_that_break_the_scheme_take_the_general_path(tags):
+    tag_names = [NO_ENTITY_TAG, "B-city", "I-city", "L-city", "U-city", "L-time", "city"]
+    text = " ".join(["word"] * len(tags))
+    ids = [tag_names.index(t) for t in tags]
+    assert bilou.entities_from_valid_bilou(text, tokens(text), ids, [0.5] * len(tags), bilou.BilouTagSet(tag_names),
+                                           {}, None) is None

@@ -384,6 +384,73 @@ def entities_from_tags(
     return entities
 
 
+class BilouTagSet:
+    """Each tag id's BILOU prefix and label, looked up once for :func:`entities_from_valid_bilou`."""
+
+    def __init__(self, tags: Sequence[str]) -> None:
+        self.prefixes: list[str | None] = [bilou_prefix(tag) for tag in tags]
+        self.labels: list[str] = [tag_without_prefix(tag) for tag in tags]
+
+
+def entities_from_valid_bilou(
+    text: str,
+    tokens: Sequence[Token],
+    tag_ids: Sequence[int],
+    confidences: Sequence[float],
+    tag_set: BilouTagSet,
+    split_entities: Mapping[str, bool],
+    extractor: str | None,
+) -> list[Entity] | None:
+    """Entities of one message's entity tags when they form a valid BILOU sequence, else None.
+
+    A valid sequence (``O``, ``U-x``, ``B-x (I-x)* L-x``; what a decoder
+    constrained to BILOU produces) gives exactly what
+    :func:`ensure_consistent_bilou_tagging` then :func:`entities_from_tags`
+    give for entity tags alone (no roles, no groups): ``U-x`` and ``B-x`` start
+    an entity, ``I-x``/``L-x`` extend it unless a comma lies between the tokens
+    and ``x`` is split by comma; the confidence is the lowest of its tokens'.
+    Only the tokens inside entities are looked at. Returns None, for the
+    caller to take the general path, at the first tag that breaks the scheme.
+    """
+    prefixes, labels = tag_set.prefixes, tag_set.labels
+    split_default = split_entities.get(SPLIT_ENTITIES_BY_COMMA, True)
+    entities: list[Entity] = []
+    open_label: str | None = None  # the label of the B-x ... L-x span being read
+    previous_end = -1
+    for index, tag_id in enumerate(tag_ids):
+        prefix = prefixes[tag_id]
+        token = tokens[index]
+        if prefix is None:  # O (or a bare label: not BILOU)
+            if open_label is not None or labels[tag_id] != NO_ENTITY_TAG:
+                return None
+        elif prefix == UNIT or prefix == BEGINNING:
+            if open_label is not None:
+                return None
+            label = labels[tag_id]
+            entities.append(Entity(start=token.start, end=token.end, value=None, entity=label,
+                                   confidence=float(confidences[index]), extractor=extractor))
+            open_label = label if prefix == BEGINNING else None
+        else:  # I-x or L-x: continues the open B-x span
+            label = labels[tag_id]
+            if open_label != label:
+                return None
+            if split_entities.get(label, split_default) and "," in text[previous_end : token.start]:
+                entities.append(Entity(start=token.start, end=token.end, value=None, entity=label,
+                                       confidence=float(confidences[index]), extractor=extractor))
+            else:
+                entity = entities[-1]
+                entity.end = token.end
+                entity.confidence = min(entity.confidence, float(confidences[index]))  # type: ignore[type-var]
+            if prefix == LAST:
+                open_label = None
+        previous_end = token.end
+    if open_label is not None:
+        return None
+    for entity in entities:
+        entity.value = text[entity.start : entity.end]
+    return entities
+
+
 def _new_entity(
     label: str,
     role: str,

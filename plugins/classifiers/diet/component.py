@@ -135,6 +135,7 @@ class DIETClassifier(Component):
         self.group_tags: list[str] = []
         self.training_history: list[dict[str, float]] = []
         self._decoders: dict[str, TagDecoder] | None = None
+        self._tag_set: bilou.BilouTagSet | None = None
         self.dims: dict[str, int] = {}
         self.seed: int = 0
         self.comma_entities: list[str] = []
@@ -268,6 +269,7 @@ class DIETClassifier(Component):
         self.epochs_run = epochs
         self.model = NumpyDIET(spec, self.weights)
         self._decoders = None
+        self._tag_set = None
         self.comma_entities = sorted(
             {e.entity for m in examples for e in self._trainable_entities(m) if "," in str(e.value)}
         )
@@ -383,6 +385,7 @@ class DIETClassifier(Component):
         order = np.argsort(rows.lengths, kind="stable")
         batches = _row_batches(order, rows.lengths, PARSE_ROWS)
         self._tag_decoders()  # built once, before any thread needs them
+        self._bilou_tag_set()
 
         def scores_of(index: np.ndarray) -> _BatchScores:
             batch = rows.pad(index)
@@ -423,6 +426,12 @@ class DIETClassifier(Component):
             self._set_intents(group, sims)
         if tag_scores:
             self._set_entities(group, tag_scores, lengths[index])
+
+    def _bilou_tag_set(self) -> bilou.BilouTagSet:
+        """The entity tags' prefixes and labels, looked up once."""
+        if self._tag_set is None:
+            self._tag_set = bilou.BilouTagSet(self.tags)
+        return self._tag_set
 
     def _tag_decoders(self) -> dict[str, TagDecoder]:
         """The Viterbi decoder of every tag head, built on first use."""
@@ -465,6 +474,9 @@ class DIETClassifier(Component):
         no_entity = self.tags.index(bilou.NO_ENTITY_TAG) if bilou.NO_ENTITY_TAG in self.tags else -1
         entity_paths = decoded["entity"][0] if "entity" in decoded else None
         offsets = [0, *np.cumsum(lengths).tolist()]
+        # Entity tags alone, decoded under the BILOU constraints: the fast path (same entities).
+        tag_set = self._bilou_tag_set() if flag and list(decoded) == ["entity"] else None
+        extractor = self.component_name()
         for row, message in enumerate(messages):
             tokens = message.tokens or []
             start, end = offsets[row], offsets[row + 1]
@@ -472,6 +484,14 @@ class DIETClassifier(Component):
                 continue
             if entity_paths is not None and entity_paths[start:end].count(no_entity) == end - start:
                 continue  # no entity: roles and groups belong to entities only
+            if tag_set is not None:
+                paths, confidences = decoded["entity"]
+                entities = bilou.entities_from_valid_bilou(
+                    message.text, tokens, paths[start:end], confidences[start:end], tag_set,
+                    self.split_entities, extractor)
+                if entities is not None:
+                    message.entities.extend(entities)
+                    continue
             tags: dict[str, list[str]] = {}
             values: dict[str, list[float]] = {}
             for head, (paths, confidences) in decoded.items():
@@ -483,7 +503,7 @@ class DIETClassifier(Component):
             message.entities.extend(
                 bilou.entities_from_tags(
                     message.text, tokens, tags, values,
-                    self.split_entities, bilou=flag, extractor=self.component_name(),
+                    self.split_entities, bilou=flag, extractor=extractor,
                 )
             )
 
@@ -529,6 +549,7 @@ class DIETClassifier(Component):
             instance.weights = weights
             instance.model = NumpyDIET(instance.spec, weights)
             instance._decoders = None
+            instance._tag_set = None
             instance.split_entities = bilou.split_entities_config(
                 instance.config["split_entities_by_comma"], instance.comma_entities
             )
