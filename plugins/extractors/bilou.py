@@ -32,7 +32,10 @@ off for ``address``. With BILOU tags, the tags say where an entity ends: the
 tokens of one ``B- I- ... L-`` sequence form one entity whatever separates
 them, except that a comma splits it when splitting is on for its type. A
 change of entity type, role or group starts a new entity. The confidence of
-an entity is the lowest confidence of its tokens.
+an entity is the lowest confidence of its tokens. For entity tags alone that
+form a valid BILOU sequence (what a decoder constrained to the scheme gives),
+:func:`entities_from_valid_bilou` gives the same entities looking only at the
+tokens inside entities.
 
 Where this differs from Rasa, on purpose:
 
