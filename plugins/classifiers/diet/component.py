@@ -102,6 +102,8 @@ def _decode_groups(batches: list[np.ndarray], lengths: np.ndarray, messages: int
     """Consecutive row batches grouped for one packed decode each: about ``messages`` messages a
     group, and at least ``threads`` groups when there are that many batches, cut where the
     groups hold about as many rows (the longer messages come last)."""
+    if len(batches) <= 1:  # one message parsed alone: nothing to group
+        return [batches]
     sizes = np.array([len(index) * (int(lengths[index].max()) + 1) for index in batches], dtype=np.float64)
     count = sum(len(index) for index in batches)
     wanted = min(len(batches), max(threads, round(count / messages)))
@@ -401,8 +403,7 @@ class DIETClassifier(Component):
         def parse(group: list[np.ndarray]) -> None:
             self._set_predictions(chosen, [scores_of(index) for index in group], rows.lengths)
 
-        groups = ([batches] if len(batches) == 1
-                  else _decode_groups(batches, rows.lengths, DECODE_MESSAGES, PARSE_THREADS))
+        groups = _decode_groups(batches, rows.lengths, DECODE_MESSAGES, PARSE_THREADS)
         if len(groups) > 1 and PARSE_THREADS > 1:
             # Each group writes only its own messages; list() re-raises a group's error here.
             list(parse_executor().map(parse, groups))

@@ -677,10 +677,8 @@ class _BilouStep:
         most are. The result is exactly the full table's, ties included (a
         left-out predecessor is strictly worse, and the order is kept).
         """
-        batch = closed.shape[0]
-        leader = closed.argmax(axis=1)
-        floor = closed[np.arange(batch), leader] + self.open_lowest[leader]
-        columns = np.flatnonzero(((closed + self.open_highest) >= floor[:, None]).any(axis=0))
+        viable, _, _ = self._may_win(closed)
+        columns = np.flatnonzero(viable.any(axis=0))
         closed = closed[:, columns]
         if len(columns) <= FEW_PREDECESSORS:
             # Predecessor by predecessor on (batch, to) arrays: numpy's argmax over a short last
@@ -701,6 +699,13 @@ class _BilouStep:
         scores = flat[np.arange(len(flat)), chosen.ravel()].reshape(chosen.shape)
         return scores, self.closed[columns][chosen]
 
+    def _may_win(self, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(viable, leader, leading)``: which predecessors (batch x closing tags) may still win an
+        opening tag under the bound of :meth:`_open_step`, each message's best predecessor and its score."""
+        leader = closed.argmax(axis=1)
+        leading = closed[np.arange(closed.shape[0]), leader]
+        viable = (closed + self.open_highest) >= (leading + self.open_lowest[leader])[:, None]
+        return viable, leader, leading
 
     def _open_rows(self, closed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_open_step` with the bound applied to each message on its own.
@@ -713,10 +718,7 @@ class _BilouStep:
         batch-wide bound keeps every predecessor that may win any message.
         """
         batch = closed.shape[0]
-        every = np.arange(batch)
-        leader = closed.argmax(axis=1)
-        leading = closed[every, leader]
-        viable = (closed + self.open_highest) >= (leading + self.open_lowest[leader])[:, None]
+        viable, leader, leading = self._may_win(closed)
         ranks = np.cumsum(viable, axis=1, dtype=np.intp)
         most = int(ranks[:, -1].max())
         if most == 1:  # only each message's leader can win

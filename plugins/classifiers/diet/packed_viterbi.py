@@ -32,13 +32,13 @@ class PackedLayout:
 
     ``rows``: for every time-major row, its message-major row; ``starts[t]``:
     the first time-major row of step ``t``; ``active[t]``: how many messages
-    have a token ``t`` (the first ones in ``order``, longest first).
+    have a token ``t`` (messages are taken longest first); ``lengths``: the
+    messages' lengths in that order.
     """
 
     rows: np.ndarray
     starts: np.ndarray
     active: np.ndarray
-    order: np.ndarray
     lengths: np.ndarray
 
     @classmethod
@@ -54,7 +54,7 @@ class PackedLayout:
                 else np.zeros(0, dtype=np.int64))
         starts = np.zeros(longest + 1, dtype=np.int64)
         np.cumsum(active, out=starts[1:])
-        return cls(rows=rows, starts=starts, active=active, order=order, lengths=sorted_lengths)
+        return cls(rows=rows, starts=starts, active=active, lengths=sorted_lengths)
 
 
 def dense_step(transitions: np.ndarray) -> Step:
