@@ -22,6 +22,7 @@ from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
 from intently.plugins.extractors.entity_synonyms import EntitySynonymMapper
 from intently.plugins.extractors.regex_entity_extractor import RegexEntityExtractor
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
+from intently.plugins.featurizers.language_model.featurizer import LanguageModelFeaturizer
 from intently.plugins.featurizers.lexical_syntactic import LexicalSyntacticFeaturizer
 from intently.plugins.featurizers.regex_featurizer import RegexFeaturizer
 from intently.plugins.tokenizers.jieba_tokenizer import JiebaTokenizer
@@ -33,6 +34,7 @@ BUILTIN_COMPONENTS: tuple[type[Component], ...] = (
     CountVectorsFeaturizer,
     LexicalSyntacticFeaturizer,
     RegexFeaturizer,
+    LanguageModelFeaturizer,
     RegexEntityExtractor,
     CRFEntityExtractor,
     LogisticRegressionClassifier,

@@ -1,0 +1,1 @@
+"""Dense features from pre-trained BERT-family encoders, run in numpy (``LanguageModelFeaturizer``)."""

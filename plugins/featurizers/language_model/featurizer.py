@@ -1,0 +1,314 @@
+"""``LanguageModelFeaturizer``: dense features from a pre-trained BERT-family encoder, in numpy.
+
+Rasa's component of the same name runs a Hugging Face model through
+TensorFlow and downloads it at first use. This one runs the encoder's
+forward pass in numpy (:mod:`.bert`), reads the weights only from a local
+``model.safetensors`` (:mod:`.model_files`, :mod:`.safetensors`) and never
+touches the network, so training, parsing and loading need neither
+TensorFlow nor PyTorch, and an archive cannot make it run code.
+
+Each message is split into its tokens' WordPieces (:mod:`.wordpiece`),
+framed by ``[CLS]`` and ``[SEP]``, and encoded. The **sequence** features of
+a token are the mean of its pieces' last-layer states (Rasa's rule); the
+**sentence** features are the ``[CLS]`` state (Rasa's rule for BERT) or the
+mean over all positions, whichever the checkpoint was trained with when it
+says (sentence-transformers' ``1_Pooling``), L2-normalised when the
+checkpoint's ``modules.json`` has a ``Normalize`` module. A message longer
+than the model's positions is cut, and its tokens past the cut get zero
+features, with a warning.
+
+The archive records the checkpoint's directory and the SHA-256 of its
+weights and vocabulary, not the weights themselves; loading finds the
+checkpoint again (``model_weights`` first, then the recorded directory) and
+refuses files whose fingerprint differs, since the features, and everything
+trained on them, would silently change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import scipy.sparse
+from intently.component import DENSE_FEATURES, TOKENS, Component
+from intently.errors import ComponentConfigError, ComponentError
+from intently.features import SENTENCE, SEQUENCE, attach_features
+from intently.plugins.featurizers.language_model.bert import BertConfig, BertEncoder
+from intently.plugins.featurizers.language_model.model_files import (
+    ModelFiles,
+    file_sha256,
+    read_model_files,
+    resolve_model_directory,
+)
+from intently.plugins.featurizers.language_model.safetensors import (
+    SafetensorsError,
+    read_safetensors,
+)
+from intently.plugins.featurizers.language_model.wordpiece import (
+    WordPieceTokenizer,
+    read_vocabulary,
+)
+from intently.progress import ProgressBar
+
+if TYPE_CHECKING:
+    from intently.config import ModelConfig
+    from intently.message import Message
+    from intently.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+#: Rasa's default checkpoint per ``model_name`` (only BERT-architecture models run here).
+DEFAULT_WEIGHTS = {"bert": "rasa/LaBSE"}
+#: Rasa's other ``model_name`` values, named in the error.
+OTHER_RASA_MODELS = ("gpt", "gpt2", "xlnet", "distilbert", "roberta", "camembert")
+POOLINGS = ("auto", "cls", "mean")
+#: Messages encoded together, of similar lengths (sorted longest first).
+BATCH_MESSAGES = 32
+#: Show a progress bar when featurizing at least this many messages in training.
+PROGRESS_MIN_MESSAGES = 500
+
+
+class LanguageModelFeaturizer(Component):
+    """Dense sequence and sentence features from a pre-trained BERT-family encoder (numpy, no download).
+
+    Config (Rasa's keys first):
+        model_name: ``bert`` (also MiniLM, LaBSE and every other ``BertModel`` checkpoint).
+        model_weights: a checkpoint directory, or a Hugging Face model id already in the local
+            cache; default Rasa's ``rasa/LaBSE``.
+        cache_dir: the Hugging Face cache to look in (default: Hugging Face's own).
+        pooling: ``auto`` (what the checkpoint says, else ``cls``), ``cls`` or ``mean``.
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "model_name": "bert",
+        "model_weights": None,
+        "cache_dir": None,
+        "pooling": "auto",
+    }
+    requires = (TOKENS,)
+    provides = (DENSE_FEATURES,)
+
+    def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
+        super().__init__(config, unique_name=unique_name)
+        self._encoder: BertEncoder | None = None
+        self._tokenizer: WordPieceTokenizer | None = None
+        self._files: ModelFiles | None = None
+        self._fingerprint: dict[str, str] = {}
+        self._special_ids: tuple[int, int] = (0, 0)
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        name = config["model_name"]
+        if name != "bert":
+            known = name in OTHER_RASA_MODELS
+            raise ComponentConfigError(
+                f"{cls.component_name()}: model_name {name!r} is not supported"
+                + (" (Rasa runs it through TensorFlow; intently runs BERT-architecture models only)" if known else ""),
+                hint="use model_name: bert with a BERT-architecture checkpoint (BERT, MiniLM, LaBSE, ...)",
+            )
+        for key in ("model_weights", "cache_dir"):
+            if config[key] is not None and not (isinstance(config[key], str) and config[key].strip()):
+                raise ComponentConfigError(
+                    f"{cls.component_name()}: {key!r} must be a non-empty string, got {config[key]!r}"
+                )
+        if config["pooling"] not in POOLINGS:
+            raise ComponentConfigError(
+                f"{cls.component_name()}: pooling must be one of {', '.join(POOLINGS)}, got {config['pooling']!r}"
+            )
+
+    # --- the model --------------------------------------------------------------------------------
+
+    @property
+    def model_weights(self) -> str:
+        return self.config["model_weights"] or DEFAULT_WEIGHTS[self.config["model_name"]]
+
+    @property
+    def dimension(self) -> int:
+        """Columns of the sequence and of the sentence features (the encoder's hidden size)."""
+        if self._encoder is None:
+            raise ComponentError(f"{self.unique_name}: the language model is not loaded")
+        return self._encoder.config.hidden_size
+
+    @property
+    def pooling(self) -> str:
+        """The sentence pooling in use: ``cls`` or ``mean``."""
+        if self.config["pooling"] != "auto":
+            return str(self.config["pooling"])
+        return (self._files.pooling if self._files is not None else None) or "cls"
+
+    def _load_model(self, directory: Path) -> None:
+        files = read_model_files(directory, component=self.unique_name)
+        try:
+            config = BertConfig.from_dict(files.config)
+            encoder = BertEncoder(config, read_safetensors(files.weights))
+            vocabulary = read_vocabulary(files.vocabulary)
+            tokenizer = WordPieceTokenizer(vocabulary, lowercase=files.lowercase)
+            special = (vocabulary["[CLS]"], vocabulary["[SEP]"])
+        except KeyError as missing:
+            raise ComponentError(f"{self.unique_name}: {files.vocabulary} has no {missing} piece") from None
+        except (ValueError, SafetensorsError, OSError) as error:
+            raise ComponentError(
+                f"{self.unique_name}: cannot use the checkpoint in {directory}: {error}",
+                hint="model_weights must name a BERT-architecture checkpoint (model_type bert) "
+                "whose model.safetensors matches its config.json",
+            ) from None
+        if max(vocabulary.values(), default=-1) >= encoder.vocabulary_size:
+            raise ComponentError(
+                f"{self.unique_name}: {files.vocabulary} has {len(vocabulary)} pieces but the model embeds "
+                f"{encoder.vocabulary_size}"
+            )
+        self._files, self._encoder, self._tokenizer, self._special_ids = files, encoder, tokenizer, special
+        self._fingerprint = {
+            "weights_sha256": file_sha256(files.weights),
+            "vocabulary_sha256": file_sha256(files.vocabulary),
+        }
+        logger.info(
+            "%s: %s (%d layers, hidden size %d, %s pooling)",
+            self.unique_name, directory, config.num_hidden_layers, config.hidden_size, self.pooling,
+        )
+
+    def _ensure_model(self) -> None:
+        if self._encoder is None:
+            directory = resolve_model_directory(
+                self.model_weights, self.config["cache_dir"], component=self.unique_name
+            )
+            self._load_model(directory)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
+        """Load the checkpoint (nothing is learnt) and featurize the training examples."""
+        self._ensure_model()
+        self._featurize(training_data.training_examples, progress=True)
+
+    def process(self, messages: Sequence[Message], **context: Any) -> None:
+        """Attach the dense sequence and sentence features of ``messages``."""
+        self._ensure_model()
+        self._featurize(messages)
+
+    def _featurize(self, messages: Sequence[Message], *, progress: bool = False) -> None:
+        assert self._encoder is not None and self._tokenizer is not None
+        hidden = self._encoder.config.hidden_size
+        limit = self._encoder.config.max_position_embeddings - 2
+        token_pieces = [[self._tokenizer.ids(token.text) for token in message.tokens] for message in messages]
+        token_counts = np.fromiter((len(pieces) for pieces in token_pieces), dtype=np.int64, count=len(messages))
+        offsets = np.zeros(len(messages) + 1, dtype=np.int64)
+        np.cumsum(token_counts, out=offsets[1:])
+        piece_counts = np.fromiter(
+            (min(sum(map(len, pieces)), limit) for pieces in token_pieces), dtype=np.int64, count=len(messages)
+        )
+        sequence = np.zeros((int(offsets[-1]), hidden), dtype=np.float32)
+        sentence = np.zeros((len(messages), hidden), dtype=np.float32)
+        order = np.argsort(-piece_counts, kind="stable")
+        show = progress and len(messages) >= PROGRESS_MIN_MESSAGES
+        with ProgressBar(len(messages), f"{self.unique_name} (encoding)", enabled=None if show else False) as bar:
+            for start in range(0, len(messages), BATCH_MESSAGES):
+                chunk = order[start : start + BATCH_MESSAGES].tolist()
+                self._encode_chunk(chunk, token_pieces, offsets, int(piece_counts[chunk[0]]), sequence, sentence)
+                bar.update(len(chunk))
+        cut = [messages[index].text for index in np.flatnonzero(piece_counts == limit)
+               if sum(map(len, token_pieces[index])) > limit]
+        if cut:
+            logger.warning(
+                "%s: %d message(s) have more than %d word pieces; the tokens past them get zero features "
+                "(first: %.60r)", self.unique_name, len(cut), limit, cut[0],
+            )
+        attach_features(messages, self.unique_name, SEQUENCE, sequence, offsets)
+        attach_features(messages, self.unique_name, SENTENCE, sentence)
+
+    def _encode_chunk(
+        self,
+        chunk: list[int],
+        token_pieces: list[list[list[int]]],
+        offsets: np.ndarray,
+        longest: int,
+        sequence: np.ndarray,
+        sentence: np.ndarray,
+    ) -> None:
+        """Encode the messages ``chunk`` and write their token and sentence rows."""
+        assert self._encoder is not None
+        length = longest + 2
+        cls_id, sep_id = self._special_ids
+        ids = np.zeros((len(chunk), length), dtype=np.int64)
+        mask = np.zeros((len(chunk), length), dtype=bool)
+        # (token row, flat position) pairs: each token's pieces, averaged below.
+        rows: list[int] = []
+        positions: list[int] = []
+        for slot, index in enumerate(chunk):
+            pieces: list[int] = [cls_id]
+            base = slot * length
+            for token_row, token in enumerate(token_pieces[index], start=int(offsets[index])):
+                if not token:  # e.g. only control characters: no pieces, zero features
+                    continue
+                room = min(len(token), longest + 1 - len(pieces))
+                if room <= 0:
+                    break
+                rows.extend([token_row] * room)
+                positions.extend(range(base + len(pieces), base + len(pieces) + room))
+                pieces.extend(token[:room])
+            pieces.append(sep_id)
+            ids[slot, : len(pieces)] = pieces
+            mask[slot, : len(pieces)] = True
+        states = self._encoder.encode(ids, mask)
+        if rows:
+            token_rows = np.asarray(rows, dtype=np.int64)
+            unique_rows, local, counts = np.unique(token_rows, return_inverse=True, return_counts=True)
+            average = scipy.sparse.csr_matrix(
+                ((1.0 / counts[local]).astype(np.float32), (local, np.asarray(positions, dtype=np.int64))),
+                shape=(len(unique_rows), len(chunk) * length),
+            )
+            sequence[unique_rows] = average @ states.reshape(-1, states.shape[-1])
+        if self.pooling == "cls":
+            pooled = states[:, 0]
+        else:
+            pooled = (states * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        if self._files is not None and self._files.normalize:
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = pooled / np.maximum(norms, np.float32(1e-12))
+        sentence[chunk] = pooled
+
+    # --- persistence ----------------------------------------------------------------------------------
+
+    def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
+        """Record where the checkpoint is and its fingerprint (the weights stay where they are)."""
+        if self._files is None or self._encoder is None:
+            return None
+        return {
+            "model_directory": str(self._files.directory),
+            "dimension": self._encoder.config.hidden_size,
+            "pooling": self.pooling,
+            **self._fingerprint,
+        }
+
+    @classmethod
+    def load(
+        cls, meta: dict[str, Any], model_dir: Path, *, finetune: bool = False, **context: Any
+    ) -> LanguageModelFeaturizer:
+        """Find the checkpoint again and check that it is the one the model was trained with."""
+        instance = super().load(meta, model_dir, finetune=finetune, **context)
+        assert isinstance(instance, cls)
+        state = meta.get("meta") or {}
+        if not state:
+            return instance
+        try:
+            directory = resolve_model_directory(
+                instance.model_weights, instance.config["cache_dir"], component=instance.unique_name
+            )
+        except ComponentError:
+            recorded = state.get("model_directory")
+            if not (isinstance(recorded, str) and Path(recorded).is_dir()):
+                raise
+            directory = Path(recorded)
+        instance._load_model(directory)
+        for key in ("weights_sha256", "vocabulary_sha256"):
+            if state.get(key) != instance._fingerprint[key]:
+                raise ComponentError(
+                    f"{instance.unique_name}: the checkpoint in {directory} is not the one this model was "
+                    f"trained with ({key} {instance._fingerprint[key][:12]}…, trained with "
+                    f"{str(state.get(key))[:12]}…)",
+                    hint="point model_weights at the original checkpoint, or train the model again",
+                )
+        return instance

@@ -1,0 +1,173 @@
+"""Finding and reading a pre-trained checkpoint's files, without the network and without pickle.
+
+``model_weights`` names either a local directory or a Hugging Face model id
+(``sentence-transformers/all-MiniLM-L6-v2``) already in the local Hugging Face
+cache (``cache_dir``, else ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else
+``~/.cache/huggingface/hub``). Nothing is downloaded: a checkpoint that is not
+on disk is an error that says how to get it.
+
+The directory must hold ``config.json``, ``vocab.txt`` and
+``model.safetensors``. PyTorch's ``pytorch_model.bin`` is a pickle, which can
+run code when read, and is refused. ``tokenizer_config.json`` (casing) and a
+sentence-transformers layout (``1_Pooling/config.json``, a ``Normalize``
+module in ``modules.json``) are read when present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+from intently.errors import ComponentError
+
+CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocab.txt"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+POOLING_CONFIG_FILE = Path("1_Pooling") / "config.json"
+MODULES_FILE = "modules.json"
+#: Weight files of other formats, named in the error when no safetensors file is there.
+PICKLED_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
+
+
+@attrs.frozen
+class ModelFiles:
+    """A checkpoint directory and what its small files say.
+
+    Attributes:
+        directory: the resolved directory.
+        config: ``config.json`` as read.
+        lowercase: whether the tokenizer lower-cases (``do_lower_case``, default True).
+        pooling: the sentence pooling the checkpoint was trained with (``"mean"`` or
+            ``"cls"``, from ``1_Pooling/config.json``), or None when it does not say.
+        normalize: whether its sentence embeddings are L2-normalised (a ``Normalize`` module).
+    """
+
+    directory: Path
+    config: dict[str, Any]
+    lowercase: bool
+    pooling: str | None
+    normalize: bool
+
+    @property
+    def weights(self) -> Path:
+        return self.directory / WEIGHTS_FILE
+
+    @property
+    def vocabulary(self) -> Path:
+        return self.directory / VOCABULARY_FILE
+
+
+def hub_cache_directory(cache_dir: str | None) -> Path:
+    """Where Hugging Face keeps downloaded models on this machine."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser()
+    return home / "hub"
+
+
+def resolve_model_directory(model_weights: str, cache_dir: str | None, *, component: str) -> Path:
+    """The directory ``model_weights`` names: a local path, or a model id in the Hugging Face cache.
+
+    Raises:
+        ComponentError: neither exists; the hint says how to get the files.
+    """
+    local = Path(model_weights).expanduser()
+    if local.is_dir():
+        return local.resolve()
+    cache = hub_cache_directory(cache_dir)
+    if "/" in model_weights and not local.is_absolute():
+        repository = cache / ("models--" + model_weights.replace("/", "--"))
+        snapshot = _cached_snapshot(repository)
+        if snapshot is not None:
+            return snapshot.resolve()
+    raise ComponentError(
+        f"{component}: model_weights {model_weights!r} is neither a directory nor a model in the "
+        f"Hugging Face cache ({cache})",
+        hint=(
+            "set model_weights to a directory holding config.json, vocab.txt and model.safetensors, "
+            f"or download the model first (e.g. `huggingface-cli download {model_weights}`); "
+            "intently never downloads models itself"
+        ),
+    )
+
+
+def _cached_snapshot(repository: Path) -> Path | None:
+    snapshots = repository / "snapshots"
+    reference = repository / "refs" / "main"
+    if reference.is_file():
+        candidate = snapshots / reference.read_text(encoding="utf-8").strip()
+        if candidate.is_dir():
+            return candidate
+    if snapshots.is_dir():
+        found = sorted(path for path in snapshots.iterdir() if path.is_dir())
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def read_model_files(directory: Path, *, component: str) -> ModelFiles:
+    """Check that ``directory`` holds a usable checkpoint and read its small files.
+
+    Raises:
+        ComponentError: a file is missing or unreadable; names the file and what to do.
+    """
+    for name in (CONFIG_FILE, VOCABULARY_FILE):
+        if not (directory / name).is_file():
+            raise ComponentError(
+                f"{component}: {directory} has no {name}",
+                hint="model_weights must name a Hugging Face BERT checkpoint directory "
+                "(config.json, vocab.txt, model.safetensors)",
+            )
+    if not (directory / WEIGHTS_FILE).is_file():
+        others = [name for name in PICKLED_WEIGHTS if (directory / name).is_file()]
+        found = f" (it has {', '.join(others)})" if others else ""
+        raise ComponentError(
+            f"{component}: {directory} has no {WEIGHTS_FILE}{found}",
+            hint="intently reads weights only from safetensors files, which cannot run code when read; "
+            "convert a PyTorch checkpoint once with transformers: "
+            "`AutoModel.from_pretrained(path).save_pretrained(path, safe_serialization=True)`",
+        )
+    config = _read_json(directory / CONFIG_FILE, component)
+    tokenizer = _read_json(directory / TOKENIZER_CONFIG_FILE, component, missing={})
+    pooling_config = _read_json(directory / POOLING_CONFIG_FILE, component, missing={})
+    modules = _read_json(directory / MODULES_FILE, component, missing=[])
+    pooling = None
+    if pooling_config.get("pooling_mode_mean_tokens"):
+        pooling = "mean"
+    elif pooling_config.get("pooling_mode_cls_token"):
+        pooling = "cls"
+    normalize = isinstance(modules, list) and any(
+        isinstance(module, dict) and str(module.get("type", "")).endswith(".Normalize") for module in modules
+    )
+    return ModelFiles(
+        directory=directory,
+        config=config,
+        lowercase=bool(tokenizer.get("do_lower_case", True)),
+        pooling=pooling,
+        normalize=normalize,
+    )
+
+
+def _read_json(path: Path, component: str, *, missing: Any = None) -> Any:
+    if missing is not None and not path.is_file():
+        return missing
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ComponentError(f"{component}: cannot read {path}: {error}") from None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
