@@ -316,3 +316,24 @@ def test_a_checkpoint_missing_a_tensor_is_refused(tmp_path):
 def test_bad_configs_are_rejected(config, message):
     with pytest.raises(ComponentConfigError, match=message):
         LanguageModelFeaturizer(config)
+
+
+def test_diet_trains_on_the_language_model_features_and_parses_the_same_after_loading(tmp_path):
+    import intently
+
+    config = {
+        "language": "en",
+        "pipeline": [
+            {"name": "WhitespaceTokenizer"},
+            {"name": "LanguageModelFeaturizer", "model_weights": str(TINY)},
+            {"name": "DIETClassifier", "epochs": 2, "random_seed": 1, "number_of_transformer_layers": 1,
+             "transformer_size": 16, "entity_recognition": False},
+        ],
+    }
+    data = intent_data({"greet": ["hello there", "hi", "hey"], "book": ["book a table", "a table for two"]})
+    interpreter = intently.Trainer(config).train(data)
+    texts = ["book a table for two", "hello", "naïve café"]
+    trained = interpreter.parse_batch(texts)
+    loaded = intently.load_model(interpreter.persist(tmp_path, fixed_model_name="lm")).parse_batch(texts)
+    assert [p["intent_ranking"] for p in trained] == [p["intent_ranking"] for p in loaded]
+    assert {p["intent"]["name"] for p in trained} <= {"greet", "book"}
