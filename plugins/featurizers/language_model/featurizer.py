@@ -126,13 +126,6 @@ class LanguageModelFeaturizer(Component):
         return self.config["model_weights"] or DEFAULT_WEIGHTS[self.config["model_name"]]
 
     @property
-    def dimension(self) -> int:
-        """Columns of the sequence and of the sentence features (the encoder's hidden size)."""
-        if self._encoder is None:
-            raise ComponentError(f"{self.unique_name}: the language model is not loaded")
-        return self._encoder.config.hidden_size
-
-    @property
     def pooling(self) -> str:
         """The sentence pooling in use: ``cls`` or ``mean``."""
         if self.config["pooling"] != "auto":
@@ -197,9 +190,10 @@ class LanguageModelFeaturizer(Component):
         token_counts = np.fromiter((len(pieces) for pieces in token_pieces), dtype=np.int64, count=len(messages))
         offsets = np.zeros(len(messages) + 1, dtype=np.int64)
         np.cumsum(token_counts, out=offsets[1:])
-        piece_counts = np.fromiter(
-            (min(sum(map(len, pieces)), limit) for pieces in token_pieces), dtype=np.int64, count=len(messages)
+        piece_totals = np.fromiter(
+            (sum(map(len, pieces)) for pieces in token_pieces), dtype=np.int64, count=len(messages)
         )
+        piece_counts = np.minimum(piece_totals, limit)
         sequence = np.zeros((int(offsets[-1]), hidden), dtype=np.float32)
         sentence = np.zeros((len(messages), hidden), dtype=np.float32)
         order = np.argsort(-piece_counts, kind="stable")
@@ -209,8 +203,7 @@ class LanguageModelFeaturizer(Component):
                 chunk = order[start : start + BATCH_MESSAGES].tolist()
                 self._encode_chunk(chunk, token_pieces, offsets, int(piece_counts[chunk[0]]), sequence, sentence)
                 bar.update(len(chunk))
-        cut = [messages[index].text for index in np.flatnonzero(piece_counts == limit)
-               if sum(map(len, token_pieces[index])) > limit]
+        cut = [messages[index].text for index in np.flatnonzero(piece_totals > limit)]
         if cut:
             logger.warning(
                 "%s: %d message(s) have more than %d word pieces; the tokens past them get zero features "
