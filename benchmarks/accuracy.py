@@ -3,6 +3,7 @@
     python benchmarks/accuracy.py                           # every shared data set found
     python benchmarks/accuracy.py --dataset snips-100 banking77-30
     python benchmarks/accuracy.py --train my/train.yml --test my/test.yml --config default config.yml
+    python benchmarks/accuracy.py --dataset snips --config benchmarks/configs/diet.yml --random-seed 2
 
 For each data set, trains every config (default: intently's default
 pipeline) and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic
@@ -95,6 +96,19 @@ def run_entity_baseline(train: TrainingData, test: TrainingData) -> dict[str, An
     }
 
 
+def with_random_seed(config: str | None, seed: int) -> tuple[str, Any]:
+    """``(name, config)``: the config with ``random_seed: seed`` on every component that has that key."""
+    from intently.registry import get_registry
+
+    model_config = intently.load_config(config)
+    registry = get_registry()
+    for spec in model_config.pipeline:
+        if "random_seed" in registry.resolve(spec["name"]).defaults:
+            spec["random_seed"] = seed
+    name = "default pipeline" if config is None else Path(config).name
+    return f"intently: {name}, random_seed {seed}", model_config
+
+
 def benchmark_dataset(name: str, train_path: Path, test_path: Path, configs: list[tuple[str, Any]], baselines: bool):
     train, test = intently.load_data(train_path), intently.load_data(test_path)
     logging.info("%s: %d training, %d test examples", name, len(train.training_examples), len(test.training_examples))
@@ -146,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         "--config", nargs="+", default=["default"],
         help="config files to benchmark; 'default' is intently's default pipeline (default: %(default)s)",
     )
+    parser.add_argument(
+        "--random-seed", type=int, default=None,
+        help="set random_seed on every component of the configs that has one (another seed, same config)",
+    )
     parser.add_argument("--no-baselines", action="store_true", help="leave out the reference systems")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
     args = parser.parse_args(argv)
@@ -157,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         ("intently: default pipeline", None) if c == "default" else (f"intently: {Path(c).name}", c)
         for c in args.config
     ]
+    if args.random_seed is not None:
+        configs = [with_random_seed(config, args.random_seed) for _, config in configs]
 
     results = [benchmark_dataset(n, tr, te, configs, not args.no_baselines) for n, (tr, te) in datasets.items()]
     markdown = to_markdown(results)
