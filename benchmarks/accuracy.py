@@ -96,8 +96,8 @@ def run_entity_baseline(train: TrainingData, test: TrainingData) -> dict[str, An
     }
 
 
-def with_random_seed(config: str | None, seed: int) -> tuple[str, Any]:
-    """``(name, config)``: the config with ``random_seed: seed`` on every component that has that key."""
+def with_random_seed(name: str, config: str | None, seed: int) -> tuple[str, Any]:
+    """``(name, config)`` with ``random_seed: seed`` on every component of the config that has that key."""
     from intently.registry import get_registry
 
     model_config = intently.load_config(config)
@@ -105,8 +105,7 @@ def with_random_seed(config: str | None, seed: int) -> tuple[str, Any]:
     for spec in model_config.pipeline:
         if "random_seed" in registry.resolve(spec["name"]).defaults:
             spec["random_seed"] = seed
-    name = "default pipeline" if config is None else Path(config).name
-    return f"intently: {name}, random_seed {seed}", model_config
+    return f"{name}, random_seed {seed}", model_config
 
 
 def benchmark_dataset(name: str, train_path: Path, test_path: Path, configs: list[tuple[str, Any]], baselines: bool):
@@ -176,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in args.config
     ]
     if args.random_seed is not None:
-        configs = [with_random_seed(config, args.random_seed) for _, config in configs]
+        configs = [with_random_seed(name, config, args.random_seed) for name, config in configs]
 
     results = [benchmark_dataset(n, tr, te, configs, not args.no_baselines) for n, (tr, te) in datasets.items()]
     markdown = to_markdown(results)

@@ -81,12 +81,12 @@ def test_random_seed_option_seeds_every_component_that_has_the_key(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import accuracy
 
-    name, config = accuracy.with_random_seed(str(BENCHMARKS / "configs" / "diet.yml"), 7)
+    name, config = accuracy.with_random_seed("intently: diet.yml", str(BENCHMARKS / "configs" / "diet.yml"), 7)
     assert name == "intently: diet.yml, random_seed 7"
     seeds = [(spec["name"], spec.get("random_seed")) for spec in config.pipeline]
     assert ("DIETClassifier", 7) in seeds
     # Components without the key are left alone (setting it would be an unknown-key error).
     assert all(seed is None for component, seed in seeds if component != "DIETClassifier")
-    name, config = accuracy.with_random_seed(None, 3)
+    name, config = accuracy.with_random_seed("intently: default pipeline", None, 3)
     assert name == "intently: default pipeline, random_seed 3"
     assert all("random_seed" not in spec for spec in config.pipeline)
