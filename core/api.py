@@ -40,7 +40,8 @@ def train(
             components run (0 < F <= 1).
         keep_unchanged: when the newest archive in ``output`` was trained on
             the same data with the same config, return it instead of training
-            (what ``intently train`` does unless given ``--force``).
+            (what ``intently train`` does unless given ``--force``); a
+            finetune, asked for explicitly, always trains.
     """
     archive, _ = train_or_keep(Trainer(config), data, output, fixed_model_name=fixed_model_name,
                                finetune=finetune, epoch_fraction=epoch_fraction, keep_unchanged=keep_unchanged)
@@ -61,7 +62,7 @@ def train_or_keep(
     interpreter (None when an unchanged model was kept)."""
     if not isinstance(data, TrainingData):
         data = load_data(data)
-    if keep_unchanged:
+    if keep_unchanged and not finetune:
         unchanged = trainer.unchanged_model(data, output)
         if unchanged is not None:
             logger.info("Nothing changed since %s: keeping it", unchanged)

@@ -227,7 +227,7 @@ def test_cli_finetune_errors_are_clean(project, monkeypatch):  # noqa: F811
     assert_clean_error(code, err, "--epoch-fraction needs --finetune")
     code, out, err = run_cli(["train", "--fixed-model-name", "base"], monkeypatch, project)
     assert code == 0, err
-    code, out, err = run_cli(["train", "--finetune", "models/base.tar.gz", "--epoch-fraction", "2", "--force"],
+    code, out, err = run_cli(["train", "--finetune", "models/base.tar.gz", "--epoch-fraction", "2"],
                              monkeypatch, project)
     assert_clean_error(code, err, "--epoch-fraction must be a number greater than 0 and at most 1")
     (project / "config.yml").write_text((project / "config.yml").read_text().replace("max_iter: 200", "max_iter: 50"))
@@ -249,6 +249,9 @@ def test_cli_keeps_an_unchanged_model_unless_forced(project, monkeypatch):  # no
         handle.write("- intent: compliment\n  examples: |\n    - you are great\n    - well done\n")
     code, fourth, err = run_cli(["train"], monkeypatch, project)
     assert code == 0 and "Nothing changed" not in err and fourth not in (first, third)
+    # An explicit finetune trains, although nothing changed since the newest model.
+    code, fifth, err = run_cli(["train", "--finetune", "--fixed-model-name", "tuned"], monkeypatch, project)
+    assert code == 0 and "Nothing changed" not in err and fifth.strip().endswith("tuned.tar.gz")
 
 
 def test_python_api_finetune_and_keep_unchanged(tmp_path):

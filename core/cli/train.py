@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
             "atomically: an interrupted training leaves no partial file behind. "
             "When the newest model in OUT was trained on the same data with the same "
             "config, it is kept and nothing is trained (--force trains anyway). "
-            "--finetune continues training an existing model on new data."
+            "--finetune continues training an existing model on the data (it always trains)."
         ),
     )
     parser.add_argument(
@@ -43,7 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     )
     parser.add_argument(
         "--force", action="store_true",
-        help="train even when the newest model in --out was trained on the same data and config",
+        help="train even when the newest model in --out was trained on the same data and config "
+        "(--finetune always trains)",
     )
     parser.set_defaults(run=run)
 
