@@ -257,7 +257,8 @@ def test_finetune_continues_from_loaded_weights(default_selector, tmp_path):
 def test_no_retrieval_examples_warn_and_predict_nothing(caplog, tmp_path):
     cases = [
         ({}, examples([("hello", "greet"), ("bye", "goodbye")]), "no examples of retrieval intents"),
-        ({"retrieval_intent": "faqs"}, retrieval_data(), "'faqs' is not in the training data (its retrieval intents: chitchat, faq)"),
+        ({"retrieval_intent": "faq"}, examples([("hello", "greet")]),
+         "'faq' is not in the training data, which has no"),
         ({"retrieval_intent": "greet"}, retrieval_data(), "'greet' is an ordinary intent"),
     ]
     for config, data, warning in cases:
@@ -270,6 +271,13 @@ def test_no_retrieval_examples_warn_and_predict_nothing(caplog, tmp_path):
         message = parse(components, ["what is your name"])[0]
         assert "response_selector" not in message.data
         assert components[-1].persist("x", tmp_path) == {"trained": False}
+
+
+def test_a_retrieval_intent_missing_beside_others_is_a_config_error():
+    with pytest.raises(ComponentConfigError) as caught:
+        train(pipeline(retrieval_intent="faqs"), retrieval_data())
+    assert "'faqs' is not in the training data; its retrieval intents are chitchat, faq" in str(caught.value)
+    assert "did you mean 'faq'?" in caught.value.hint
 
 
 def test_missing_responses_warn_and_give_an_empty_list(caplog):

@@ -49,6 +49,7 @@ Where it differs from Rasa, on purpose or for now:
 from __future__ import annotations
 
 import copy
+import difflib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -267,9 +268,18 @@ class ResponseSelector(DIETClassifier):
             elif wanted in training_data.intents:
                 reason = (f"retrieval_intent {wanted!r} is an ordinary intent: none of its examples has a "
                           f"retrieval key (such as {wanted}/ask_name)")
+            elif all_intents:
+                # The data has other retrieval intents: most likely a typo, which would ship a model
+                # that never selects a response (Rasa trains nothing here, silently).
+                close = difflib.get_close_matches(wanted, all_intents, n=1)
+                raise ComponentConfigError(
+                    f"{self.unique_name}: retrieval_intent {wanted!r} is not in the training data; its retrieval "
+                    f"intents are {', '.join(all_intents)}",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + "set retrieval_intent to one of them, or remove the key to learn all of them",
+                )
             else:
-                known = ", ".join(all_intents) or "none"
-                reason = f"retrieval_intent {wanted!r} is not in the training data (its retrieval intents: {known})"
+                reason = f"retrieval_intent {wanted!r} is not in the training data, which has no retrieval intents"
             logger.warning("%s: %s; it will not predict anything", self.unique_name, reason)
             return
         # DIET learns from ``intent``: give it copies of the examples labelled by their keys.
