@@ -250,6 +250,12 @@ def test_check_component():
         ({"transformer_size": 30, "number_of_attention_heads": 4}, "transformer_size"),
         ({"drop_rate": 1.5}, "drop_rate"),
         ({"loss_type": "margin"}, "loss_type"),
+        ({"epochs": 0}, "epochs"),
+        ({"evaluate_every_number_of_epochs": 0}, "evaluate_every_number_of_epochs"),
+        ({"evaluate_every_number_of_epochs": -2}, "evaluate_every_number_of_epochs"),
+        ({"hidden_layers_sizes": {"text": [], "label": [0]}}, "hidden_layers_sizes"),
+        ({"split_entities_by_comma": {"city": "no"}}, "split_entities_by_comma"),
+        ({"drop_small_last_batch": "yes"}, "drop_small_last_batch"),
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(config, key):
@@ -258,10 +264,17 @@ def test_bad_configs_are_refused_naming_the_key(config, key):
     assert key in str(error.value)
 
 
+def test_range_errors_say_what_the_default_is():
+    with pytest.raises(ComponentConfigError) as error:
+        DIETClassifier({"number_of_transformer_layers": -1})
+    assert error.value.hint == "remove the key to use the default, 2"
+
+
 def test_rasa_config_with_defaults_loads():
     rasa_keys = {"epochs": 100, "constrain_similarities": True, "batch_size": 32, "random_seed": 3,
                  "hidden_layers_sizes": {"text": [64], "label": []}, "model_confidence": "softmax",
-                 "evaluate_every_number_of_epochs": 20, "BILOU_flag": False, "split_entities_by_comma": {"address": False}}
+                 "evaluate_every_number_of_epochs": -1, "BILOU_flag": False, "split_entities_by_comma": {"address": False},
+                 "drop_small_last_batch": True}
     diet = DIETClassifier(rasa_keys)
     assert diet.config["number_of_transformer_layers"] == 2 and diet.config["ranking_length"] == 10
     assert "unsupported" not in repr(diet)

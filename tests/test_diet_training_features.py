@@ -7,6 +7,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from component_helpers import parse, persist_and_load, train
+from intently.errors import ComponentConfigError
 from intently.message import Message
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet import inference
@@ -140,6 +141,45 @@ def test_hold_out_evaluation_and_checkpoint_keep_the_best_epoch():
     assert [h["epoch"] for h in evaluated] == [3, 6, 9, 12]
     assert all("loss" in h and "i_acc" in h for h in history)
     assert all(0.0 <= h["val_i_acc"] <= 1.0 for h in evaluated)
+
+
+def test_too_many_held_out_examples_is_a_config_error_naming_the_limit():
+    data = read_yaml_string(multi_yaml())
+    limit = len(data.training_examples) - len(data.intents)
+    with pytest.raises(ComponentConfigError) as error:
+        train(pipeline(epochs=1, evaluate_on_number_of_examples=limit + 1, entity_recognition=False), data)
+    assert "evaluate_on_number_of_examples" in str(error.value)
+    assert f"hold out at most {limit} examples" in error.value.hint
+    components = pipeline(epochs=1, evaluate_on_number_of_examples=limit, entity_recognition=False)
+    train(components, data)
+    assert "val_i_acc" in components[-1].training_history[-1]
+
+
+def test_evaluating_every_minus_one_epochs_scores_the_last_epoch_only():
+    config = {**DIETClassifier.defaults, "evaluate_every_number_of_epochs": -1}
+    weights, _ = initial_weights(TINY_SPEC, 0)
+    reporter = EpochReporter("diet", config, 3, ScriptedValidation([0.5]), [], TINY_SPEC)
+    for epoch in range(3):
+        reporter(epoch, {"loss": 1.0}, lambda: weights)
+    assert [h.get("val_i_acc") for h in reporter.history] == [None, None, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("examples", "size", "kept", "dropped"),
+    # Rasa's own cases (48 examples): 15 -> 3 batches when dropping, 4 when not; 18 -> 3; 20 -> 2 / 3; 64 -> 1.
+    [(48, 15, 4, 3), (48, 18, 3, 3), (48, 20, 3, 2), (48, 32, 2, 2), (48, 64, 1, 1), (48, 1, 48, 48)],
+)
+def test_drop_small_last_batch_leaves_out_a_last_batch_under_half_full(examples, size, kept, dropped):
+    assert len(diet_data.batch_slices(examples, size)) == kept
+    batches = diet_data.batch_slices(examples, size, drop_small_last=True)
+    assert len(batches) == dropped
+    assert all(b.start == i * size for i, b in enumerate(batches))
+
+
+def test_drop_small_last_batch_trains():
+    components = pipeline(epochs=2, batch_size=7, drop_small_last_batch=True, entity_recognition=False)
+    train(components, read_yaml_string(multi_yaml()))
+    assert len(components[-1].training_history) == 2
 
 
 class ScriptedValidation:

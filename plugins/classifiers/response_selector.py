@@ -201,7 +201,7 @@ class ResponseSelector(DIETClassifier):
                 hint="use the part before '/': for examples of faq/ask_name it is 'faq'",
             )
         try:
-            diet_config.validate(config)
+            diet_config.validate(config, DEFAULTS)
         except ComponentConfigError as error:
             # DIET's messages name DIETClassifier; the user wrote ResponseSelector.
             raise ComponentConfigError(

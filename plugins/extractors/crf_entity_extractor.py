@@ -306,15 +306,7 @@ class CRFEntityExtractor(Component):
                     f"{name}: {key} must be a number >= 0 (the weight of a penalty), got {value!r}",
                     hint="the default is 0.1",
                 )
-        split = config["split_entities_by_comma"]
-        if not isinstance(split, bool) and not (
-            isinstance(split, dict) and all(isinstance(k, str) and isinstance(v, bool) for k, v in split.items())
-        ):
-            raise ComponentConfigError(
-                f"{name}: split_entities_by_comma must be true, false or a mapping of entity "
-                f"types to true/false, got {split!r}",
-                hint="for example {address: false}",
-            )
+        bilou.check_split_entities_config(name, config["split_entities_by_comma"])
         featurizers = config["featurizers"]
         if not all(isinstance(f, str) and f for f in featurizers):
             raise ComponentConfigError(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 import numpy as np
 from intently.component import ENTITIES, FEATURES, INTENT, Component
-from intently.errors import ComponentError, MissingDependencyError
+from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
 from intently.message import Entity, Message
 from intently.persistence import load_arrays, load_json_state, reading_state, save_arrays, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
@@ -243,7 +243,15 @@ class DIETClassifier(Component):
 
         tf_model.set_seeds(seed)
         rng = np.random.default_rng(seed + 1 if not resume else seed + 2)
-        train_index, held_index = training.hold_out(label_ids, int(cfg["evaluate_on_number_of_examples"]), rng)
+        held_out = int(cfg["evaluate_on_number_of_examples"])
+        most = training.most_held_out(label_ids)
+        if held_out > most:
+            raise ComponentConfigError(
+                f"{self.unique_name}: evaluate_on_number_of_examples is {held_out}, but the training data has "
+                f"{len(label_ids)} examples and training must keep at least one of each label",
+                hint=f"hold out at most {most} examples, or set it to 0 to train on all of them",
+            )
+        train_index, held_index = training.hold_out(label_ids, held_out, rng)
         validation = None
         if len(held_index):
             validation = training.Validation(

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from intently.errors import ComponentConfigError
+from intently.plugins.extractors.bilou import check_split_entities_config
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "model_confidence": SOFTMAX,
     "renormalize_confidences": False,
     "run_eagerly": False,
+    "drop_small_last_batch": False,
 }
 
 #: intently's own keys (not in Rasa; a Rasa config simply leaves them at their default).
@@ -121,16 +123,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _int_at_least(config: dict[str, Any], key: str, low: int) -> None:
+def _default_hint(defaults: dict[str, Any], key: str) -> str:
+    return f"remove the key to use the default, {defaults[key]!r}"
+
+
+def _int_at_least(config: dict[str, Any], key: str, low: int, defaults: dict[str, Any]) -> None:
     if not _is_int(config[key]) or config[key] < low:
-        _fail(key, f"must be an integer >= {low}, got {config[key]!r}")
+        _fail(key, f"must be an integer >= {low}, got {config[key]!r}", hint=_default_hint(defaults, key))
 
 
-def _rate(config: dict[str, Any], key: str, *, closed_high: bool = False) -> None:
+def _rate(config: dict[str, Any], key: str, defaults: dict[str, Any]) -> None:
     value = config[key]
-    ok = _is_number(value) and 0 <= value and (value <= 1 if closed_high else value < 1)
-    if not ok:
-        _fail(key, f"must be a number in [0, 1{']' if closed_high else ')'}, got {value!r}")
+    if not (_is_number(value) and 0 <= value < 1):
+        _fail(key, f"must be a number in [0, 1), got {value!r}", hint=_default_hint(defaults, key))
+
+
+def _flag(config: dict[str, Any], key: str) -> None:
+    if not isinstance(config[key], bool):
+        _fail(key, f"must be true or false, got {config[key]!r}")
 
 
 def text_size(config: dict[str, Any], key: str) -> Any:
@@ -152,8 +162,11 @@ def batch_sizes(config: dict[str, Any]) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def validate(config: dict[str, Any]) -> None:
-    """Raise ComponentConfigError naming the key of the first invalid value."""
+def validate(config: dict[str, Any], defaults: dict[str, Any] = DEFAULTS) -> None:
+    """Raise ComponentConfigError naming the key of the first invalid value.
+
+    ``defaults`` (the component's) are named in the hints.
+    """
     for key, (allowed, what) in UNSUPPORTED.items():
         if config[key] != allowed and not (key == "featurizers" and not config[key]):
             _fail(
@@ -163,44 +176,47 @@ def validate(config: dict[str, Any]) -> None:
             )
     if config["use_masked_language_model"] and config["number_of_transformer_layers"] < 1:
         _fail("use_masked_language_model", "needs a transformer (number_of_transformer_layers >= 1)")
-    _int_at_least(config, "number_of_transformer_layers", 0)
+    _int_at_least(config, "number_of_transformer_layers", 0, defaults)
     if config["transformer_size"] is not None:
         size = text_size(config, "transformer_size")
         if not _is_int(size) or size < 1:
             _fail("transformer_size", f"must be an integer >= 1, got {config['transformer_size']!r}")
-    _int_at_least(config, "number_of_attention_heads", 1)
+    _int_at_least(config, "number_of_attention_heads", 1, defaults)
     size = transformer_units(config)
     if config["number_of_transformer_layers"] > 0 and size % config["number_of_attention_heads"]:
         _fail(
             "transformer_size",
             f"({size}) must be divisible by number_of_attention_heads ({config['number_of_attention_heads']})",
         )
-    _int_at_least(config, "epochs", 0)
+    _int_at_least(config, "epochs", 1, defaults)
     fraction = config["finetuning_epoch_fraction"]
     if fraction is not None and not (_is_number(fraction) and 0 < fraction <= 1):
         _fail("finetuning_epoch_fraction", f"must be a number greater than 0 and at most 1, got {fraction!r}")
-    _int_at_least(config, "embedding_dimension", 1)
-    _int_at_least(config, "ranking_length", 0)
-    _int_at_least(config, "number_of_negative_examples", 1)
-    _int_at_least(config, "evaluate_every_number_of_epochs", -1)
-    _int_at_least(config, "evaluate_on_number_of_examples", 0)
-    if not isinstance(config["checkpoint_model"], bool):
-        _fail("checkpoint_model", f"must be true or false, got {config['checkpoint_model']!r}")
-    if config["checkpoint_model"] and (
-        config["evaluate_on_number_of_examples"] < 1 or config["evaluate_every_number_of_epochs"] < 1
-    ):
+    _int_at_least(config, "embedding_dimension", 1, defaults)
+    _int_at_least(config, "ranking_length", 0, defaults)
+    _int_at_least(config, "number_of_negative_examples", 1, defaults)
+    every = config["evaluate_every_number_of_epochs"]
+    if not _is_int(every) or not (every == -1 or every >= 1):
+        _fail("evaluate_every_number_of_epochs",
+              f"must be -1 (only after the last epoch) or an integer >= 1, got {every!r}",
+              hint=_default_hint(defaults, "evaluate_every_number_of_epochs"))
+    _int_at_least(config, "evaluate_on_number_of_examples", 0, defaults)
+    _flag(config, "checkpoint_model")
+    if config["checkpoint_model"] and config["evaluate_on_number_of_examples"] < 1:
         logger.warning(
-            "%s: checkpoint_model needs evaluate_on_number_of_examples > 0 and "
-            "evaluate_every_number_of_epochs >= 1; the weights of the last epoch are kept", NAME
+            "%s: checkpoint_model needs evaluate_on_number_of_examples > 0; the weights of the last epoch are kept",
+            NAME,
         )
     for key in ("dense_dimension", "concat_dimension"):
         for value in (text_size(config, key), label_size(config, key)):
             if not _is_int(value) or value < 1:
                 _fail(key, f"must be integers >= 1 (for text and label), got {config[key]!r}")
     hidden = config["hidden_layers_sizes"]
-    hidden_text = text_size(config, "hidden_layers_sizes") if isinstance(hidden, dict) else hidden
-    if not isinstance(hidden_text, (list, tuple)) or not all(_is_int(v) and v > 0 for v in hidden_text):
-        _fail("hidden_layers_sizes", f"must map text/label to lists of integers > 0, got {hidden!r}")
+    sizes = [text_size(config, "hidden_layers_sizes"), label_size(config, "hidden_layers_sizes")] \
+        if isinstance(hidden, dict) else [hidden]
+    if not all(isinstance(layers, (list, tuple)) and all(_is_int(v) and v > 0 for v in layers) for layers in sizes):
+        _fail("hidden_layers_sizes", f"must map text/label to lists of integers > 0, got {hidden!r}",
+              hint="for example {text: [], label: []}")
     value = config["batch_size"]
     if _is_int(value):
         ok = value >= 1
@@ -218,8 +234,8 @@ def validate(config: dict[str, Any]) -> None:
         _fail("learning_rate", f"must be a number > 0, got {config['learning_rate']!r}")
     if not _is_number(config["regularization_constant"]) or config["regularization_constant"] < 0:
         _fail("regularization_constant", f"must be a number >= 0, got {config['regularization_constant']!r}")
-    _rate(config, "drop_rate")
-    _rate(config, "drop_rate_attention")
+    _rate(config, "drop_rate", defaults)
+    _rate(config, "drop_rate_attention", defaults)
     density = config["connection_density"]
     if not _is_number(density) or not 0 < density <= 1:
         _fail("connection_density", f"must be a number in (0, 1], got {density!r}")
@@ -235,13 +251,9 @@ def validate(config: dict[str, Any]) -> None:
         _fail("model_confidence", f"must be 'softmax' (Rasa 3's only value), got {config['model_confidence']!r}")
     if config["tensorboard_log_level"] not in ("epoch", "batch", "minibatch"):
         _fail("tensorboard_log_level", f"must be 'epoch' or 'batch', got {config['tensorboard_log_level']!r}")
-    split = config["split_entities_by_comma"]
-    if not isinstance(split, (bool, dict)):
-        _fail("split_entities_by_comma", f"must be true/false or a mapping of entity types, got {split!r}")
-    if not isinstance(config["sentence_to_tags"], bool):
-        _fail("sentence_to_tags", f"must be true or false, got {config['sentence_to_tags']!r}")
-    if not isinstance(config["linear_shortcut"], bool):
-        _fail("linear_shortcut", f"must be true or false, got {config['linear_shortcut']!r}")
+    check_split_entities_config(NAME, config["split_entities_by_comma"])
+    for key in ("sentence_to_tags", "linear_shortcut", "drop_small_last_batch"):
+        _flag(config, key)
     if not (config["intent_classification"] or config["entity_recognition"]):
         _fail("intent_classification", "and entity_recognition are both off: there is nothing to learn")
 

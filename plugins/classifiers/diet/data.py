@@ -173,6 +173,19 @@ def batch_size_for_epoch(first: int, last: int, epoch: int, epochs: int) -> int:
     return int(first + epoch * (last - first) / (epochs - 1))
 
 
+def batch_slices(examples: int, size: int, *, drop_small_last: bool = False) -> list[slice]:
+    """The batches of one epoch over ``examples`` ordered examples, ``size`` at a time.
+
+    With ``drop_small_last`` (Rasa's ``drop_small_last_batch``) a last batch
+    holding fewer than half of ``size`` examples is left out, unless it is the
+    only one.
+    """
+    starts = list(range(0, examples, size))
+    if drop_small_last and len(starts) > 1 and examples - starts[-1] < -(-size // 2):
+        starts.pop()
+    return [slice(start, start + size) for start in starts]
+
+
 def balanced_order(labels: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
     """Example order for ``balanced`` batches (Rasa's rule).
 

@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+
+# TensorFlow's C++ log lines (a "failed call to cuInit" error on every machine without a GPU, CPU
+# feature notes) say nothing a user can act on; its Python errors still raise. Set
+# TF_CPP_MIN_LOG_LEVEL yourself (0: everything) to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf  # noqa: E402
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet.numpy_model import (
@@ -487,8 +493,9 @@ class DIETModel(tf.Module):
             totals = np.zeros(3)
             batches = 0
             out: Any = None
-            for start in range(0, len(order), size):
-                index = order[start : start + size]
+            for batch in diet_data.batch_slices(len(order), size,
+                                                drop_small_last=bool(self.config["drop_small_last_batch"])):
+                index = order[batch]
                 padded = diet_data.pad(inputs, index)
                 sparse, dense, mask, lengths = self.tensors(padded)
                 batch_tags = diet_data.pad_tags(tags, index, padded.max_length, heads)

@@ -75,10 +75,19 @@ def span_f1(predicted: Sequence[Sequence[int]], gold: Sequence[Sequence[int]], n
     return 2 * true_positive / max(n_predicted + n_gold, 1)
 
 
+def most_held_out(labels: np.ndarray) -> int:
+    """How many examples can be held out while every label keeps one for training."""
+    return len(labels) - len(np.unique(labels))
+
+
 def hold_out(labels: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``(train, held-out)`` indices with ``count`` examples held out, stratified by label where possible."""
+    """``(train, held-out)`` indices with ``count`` examples held out, stratified by label where possible.
+
+    Every label keeps at least one example for training, so at most
+    :func:`most_held_out` examples are held out.
+    """
     n = len(labels)
-    count = min(count, n - 1)
+    count = min(count, most_held_out(labels))
     if count <= 0:
         return np.arange(n), np.zeros(0, dtype=np.int64)
     order = rng.permutation(n)
@@ -93,8 +102,9 @@ def hold_out(labels: np.ndarray, count: int, rng: np.random.Generator) -> tuple[
         held.extend(queue[: min(quota[k], len(queue) - 1)])
     held = held[:count]
     if len(held) < count:
-        rest = [int(i) for i in order if int(i) not in set(held)]
-        held.extend(rest[: count - len(held)])
+        # Fill up from what is left, never a label's last example (each queue's final one).
+        kept = {queue[-1] for queue in queues} | set(held)
+        held.extend([int(i) for i in order if int(i) not in kept][: count - len(held)])
     held_set = set(held)
     train = np.asarray([i for i in range(n) if i not in held_set], dtype=np.int64)
     return train, np.asarray(sorted(held), dtype=np.int64)
@@ -151,10 +161,14 @@ class EpochReporter:
         self.history: list[dict[str, float]] = []
 
     def due(self, epoch: int) -> bool:
-        """Whether the hold-out set is evaluated after ``epoch`` (0-based)."""
-        if self.validation is None or self.every < 1:
+        """Whether the hold-out set is evaluated after ``epoch`` (0-based).
+
+        Every ``evaluate_every_number_of_epochs`` epochs and after the last
+        one; -1: after the last one only (Rasa's meaning).
+        """
+        if self.validation is None:
             return False
-        return (epoch + 1) % self.every == 0 or epoch + 1 == self.epochs
+        return epoch + 1 == self.epochs or (self.every >= 1 and (epoch + 1) % self.every == 0)
 
     def __call__(self, epoch: int, metrics: dict[str, float], weights: Any) -> None:
         """``weights``: a callable returning the current numpy weights (only called when needed)."""
