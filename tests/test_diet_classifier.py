@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 import textwrap
@@ -197,6 +198,19 @@ def test_finetune_continues_from_loaded_weights(joint_model, tmp_path):
     # It continued from the trained weights: still right after only 3 epochs.
     texts, gold = held_out_texts()
     assert [m.intent for m in parse(components, texts)] == gold
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "3"), ("0", "0")])
+def test_tensorflows_cpp_logging_is_off_unless_the_user_set_it(preset, expected):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if preset is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = preset
+    code = ("import os, intently.plugins.classifiers.diet.tf_model as m; "
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], m.tf.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=False, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [expected, "tensorflow"]
 
 
 def test_parsing_does_not_import_tensorflow(tmp_path):

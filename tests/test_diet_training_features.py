@@ -16,6 +16,7 @@ from intently.plugins.classifiers.diet.numpy_model import decode, initial_weight
 from intently.plugins.classifiers.diet.training import (
     EpochReporter,
     hold_out,
+    most_held_out,
     span_f1,
     tag_spans,
 )
@@ -176,10 +177,13 @@ def test_drop_small_last_batch_leaves_out_a_last_batch_under_half_full(examples,
     assert all(b.start == i * size for i, b in enumerate(batches))
 
 
-def test_drop_small_last_batch_trains():
-    components = pipeline(epochs=2, batch_size=7, drop_small_last_batch=True, entity_recognition=False)
-    train(components, read_yaml_string(multi_yaml()))
-    assert len(components[-1].training_history) == 2
+@pytest.mark.parametrize("drop", [True, False])
+def test_training_batches_follow_drop_small_last_batch(drop):
+    components = pipeline(epochs=2, batch_size=7, drop_small_last_batch=drop, entity_recognition=False)
+    with mock.patch.object(diet_data, "batch_slices", wraps=diet_data.batch_slices) as slices:
+        train(components, read_yaml_string(multi_yaml()))
+    assert slices.call_count == 2
+    assert all(call.kwargs["drop_small_last"] is drop for call in slices.call_args_list)
 
 
 class ScriptedValidation:
@@ -223,6 +227,22 @@ def test_entity_f1_is_reported_per_epoch(role_model):
     history = role_model[-1].training_history
     assert len(history) == 100 and all(0.0 <= h["e_f1"] <= 1.0 for h in history)
     assert history[-1]["e_f1"] > history[0]["e_f1"]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [[0, 0, 1, 1, 1, 2], [0, 1, 2, 3], [-1, -1, -1, 0, 0], [0] * 5 + [1] * 2 + [2] * 9, [3, 3, 0, 1, 1, 1, 2, 2]],
+)
+def test_hold_out_at_its_limit_keeps_one_example_of_every_label(labels):
+    labels = np.array(labels)
+    most = most_held_out(labels)
+    assert most == len(labels) - len(set(labels.tolist()))
+    for seed in range(20):
+        train_index, held = hold_out(labels, most, np.random.default_rng(seed))
+        assert len(held) == most and set(labels[train_index]) == set(labels.tolist())
+        assert sorted(train_index.tolist() + held.tolist()) == list(range(len(labels)))
+    train_index, held = hold_out(labels, most + 5, np.random.default_rng(0))
+    assert len(held) == most
 
 
 def test_hold_out_is_stratified_and_keeps_every_label():

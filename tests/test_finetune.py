@@ -225,6 +225,8 @@ def test_cli_finetune_errors_are_clean(project, monkeypatch):  # noqa: F811
     assert_clean_error(code, err, "no base model to finetune", "models")
     code, out, err = run_cli(["train", "--epoch-fraction", "0.5"], monkeypatch, project)
     assert_clean_error(code, err, "--epoch-fraction needs --finetune")
+    code, out, err = run_cli(["train", "--finetune", ""], monkeypatch, project)
+    assert_clean_error(code, err, "--finetune got an empty MODEL")
     code, out, err = run_cli(["train", "--fixed-model-name", "base"], monkeypatch, project)
     assert code == 0, err
     code, out, err = run_cli(["train", "--finetune", "models/base.tar.gz", "--epoch-fraction", "2"],

@@ -259,7 +259,7 @@ def test_no_retrieval_examples_warn_and_predict_nothing(caplog, tmp_path):
         ({}, examples([("hello", "greet"), ("bye", "goodbye")]), "no examples of retrieval intents"),
         ({"retrieval_intent": "faq"}, examples([("hello", "greet")]),
          "'faq' is not in the training data, which has no"),
-        ({"retrieval_intent": "greet"}, retrieval_data(), "'greet' is an ordinary intent"),
+        ({"retrieval_intent": "greet"}, examples([("hello", "greet")]), "'greet' is an ordinary intent"),
     ]
     for config, data, warning in cases:
         components = pipeline(**config)
@@ -273,11 +273,23 @@ def test_no_retrieval_examples_warn_and_predict_nothing(caplog, tmp_path):
         assert components[-1].persist("x", tmp_path) == {"trained": False}
 
 
-def test_a_retrieval_intent_missing_beside_others_is_a_config_error():
+@pytest.mark.parametrize(
+    ("wanted", "what", "hint"),
+    [("faqs", "is not in the training data", "did you mean 'faq'?"), ("greet", "is an ordinary intent", "set")],
+)
+def test_a_retrieval_intent_missing_beside_others_is_a_config_error(wanted, what, hint):
+    data = retrieval_data()
+    assert "greet" in data.intents
     with pytest.raises(ComponentConfigError) as caught:
-        train(pipeline(retrieval_intent="faqs"), retrieval_data())
-    assert "'faqs' is not in the training data; its retrieval intents are chitchat, faq" in str(caught.value)
-    assert "did you mean 'faq'?" in caught.value.hint
+        train(pipeline(retrieval_intent=wanted), data)
+    assert f"{wanted!r} {what}; the retrieval intents of the training data are chitchat, faq" in str(caught.value)
+    assert caught.value.hint.startswith(hint)
+
+
+def test_range_errors_name_the_response_selectors_own_default():
+    with pytest.raises(ComponentConfigError) as caught:
+        ResponseSelector({"number_of_transformer_layers": -1})  # DIET's default is 2
+    assert "ResponseSelector" in str(caught.value) and caught.value.hint == "remove the key to use the default, 0"
 
 
 def test_missing_responses_warn_and_give_an_empty_list(caplog):

@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from intently.errors import UsageError
     from intently.trainer import Trainer
 
+    if args.finetune is not None and args.finetune is not True and not str(args.finetune).strip():
+        raise UsageError("--finetune got an empty MODEL",
+                         hint="name a model archive or folder, or give --finetune alone for the newest in --out")
     if args.epoch_fraction is not None and args.finetune is None:
         raise UsageError("--epoch-fraction needs --finetune", hint="add --finetune [MODEL], or leave out --epoch-fraction")
     config = args.config

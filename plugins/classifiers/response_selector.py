@@ -263,21 +263,23 @@ class ResponseSelector(DIETClassifier):
         selected = self._selected_examples(training_data)
         if not selected:
             wanted = self.retrieval_intent
+            ordinary = wanted in training_data.intents
             if wanted is None:
                 reason = "the training data has no examples of retrieval intents (such as faq/ask_name)"
-            elif wanted in training_data.intents:
-                reason = (f"retrieval_intent {wanted!r} is an ordinary intent: none of its examples has a "
-                          f"retrieval key (such as {wanted}/ask_name)")
             elif all_intents:
-                # The data has other retrieval intents: most likely a typo, which would ship a model
-                # that never selects a response (Rasa trains nothing here, silently).
+                # The data has other retrieval intents: most likely a typo or a mix-up, which would ship a
+                # model that never selects a response (Rasa trains nothing here, silently).
                 close = difflib.get_close_matches(wanted, all_intents, n=1)
+                what = "is an ordinary intent" if ordinary else "is not in the training data"
                 raise ComponentConfigError(
-                    f"{self.unique_name}: retrieval_intent {wanted!r} is not in the training data; its retrieval "
-                    f"intents are {', '.join(all_intents)}",
+                    f"{self.unique_name}: retrieval_intent {wanted!r} {what}; the retrieval intents of the "
+                    f"training data are {', '.join(all_intents)}",
                     hint=(f"did you mean {close[0]!r}? " if close else "")
                     + "set retrieval_intent to one of them, or remove the key to learn all of them",
                 )
+            elif ordinary:
+                reason = (f"retrieval_intent {wanted!r} is an ordinary intent: none of its examples has a "
+                          f"retrieval key (such as {wanted}/ask_name)")
             else:
                 reason = f"retrieval_intent {wanted!r} is not in the training data, which has no retrieval intents"
             logger.warning("%s: %s; it will not predict anything", self.unique_name, reason)

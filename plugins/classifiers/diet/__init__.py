@@ -68,7 +68,9 @@ What it does, and where it differs from Rasa on purpose:
 * Training metrics per epoch: loss, intent accuracy, entity loss, and the
   entity F1 of the epoch's last batch; with ``evaluate_on_number_of_examples``
   held out, ``val_i_acc``/``val_e_f1`` every ``evaluate_every_number_of_epochs``
-  and after the last epoch (-1: only then);
+  and after the last epoch (-1: only then; holding out more than leaves one
+  example of every label is an error); ``drop_small_last_batch`` leaves out
+  an epoch's last batch when it is under half full;
   ``checkpoint_model`` keeps the weights of the best validation score (mean of
   the two). Shown on a progress bar on terminals, logged at INFO every ~10 %.
 * Not supported (turning one on raises ComponentConfigError): relative

@@ -222,6 +222,14 @@ class DIETClassifier(Component):
         inputs = diet_data.build_inputs(examples, dims)
         tag_ids = diet_data.encode_tags(tag_lists, head_tags, inputs.lengths)
         label_ids = diet_data.encode_labels(example_labels, labels)
+        held_out = int(cfg["evaluate_on_number_of_examples"])
+        most = training.most_held_out(label_ids)
+        if held_out > most:
+            raise ComponentConfigError(
+                f"{self.unique_name}: evaluate_on_number_of_examples is {held_out}, but the training data has "
+                f"{len(label_ids)} examples and training must keep at least one of each label",
+                hint=f"hold out at most {most} examples, or set it to 0 to train on all of them",
+            )
         spec = self._spec(dims, labels, head_tags, self._label_tokens(examples, labels))
         if resume:
             seed = self.seed
@@ -243,14 +251,6 @@ class DIETClassifier(Component):
 
         tf_model.set_seeds(seed)
         rng = np.random.default_rng(seed + 1 if not resume else seed + 2)
-        held_out = int(cfg["evaluate_on_number_of_examples"])
-        most = training.most_held_out(label_ids)
-        if held_out > most:
-            raise ComponentConfigError(
-                f"{self.unique_name}: evaluate_on_number_of_examples is {held_out}, but the training data has "
-                f"{len(label_ids)} examples and training must keep at least one of each label",
-                hint=f"hold out at most {most} examples, or set it to 0 to train on all of them",
-            )
         train_index, held_index = training.hold_out(label_ids, held_out, rng)
         validation = None
         if len(held_index):
