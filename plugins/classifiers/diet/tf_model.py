@@ -24,7 +24,7 @@ import numpy as np
 # feature notes) say nothing a user can act on; its Python errors still raise. Set
 # TF_CPP_MIN_LOG_LEVEL yourself (0: everything) to see them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet.numpy_model import (
