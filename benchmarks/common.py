@@ -91,5 +91,28 @@ def publish(out_dir: Path, stem: str, data: dict[str, Any], markdown: str) -> No
     print(f"\nwritten: {json_path}, {md_path}")
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` (numpy's linear interpolation)."""
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values), q))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory.
+
+    Linux's ``VmHWM`` belongs to this process alone; ``ru_maxrss`` can carry the
+    parent's high-water mark over fork and exec, so it is only the fallback.
+    """
+    import resource
+
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"

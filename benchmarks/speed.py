@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,33 +35,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_OUT, SHARED_DATA, environment, markdown_table, publish  # noqa: E402
+from common import (  # noqa: E402
+    DEFAULT_OUT,
+    SHARED_DATA,
+    environment,
+    markdown_table,
+    peak_rss_mb,
+    percentile,
+    publish,
+)
 
 WARM_UP = 50
 BATCH_SIZE = 512
 #: The batched parse is timed this many times and the median reported (one run on these shared
 #: machines varies by 10-20 %).
 BATCH_REPEATS = 3
-
-
-def _percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(np.asarray(values), q))
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory.
-
-    Linux's ``VmHWM`` belongs to this process alone; ``ru_maxrss`` can carry the
-    parent's high-water mark over fork and exec, so it is only the fallback.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _measure(parse_one, parse_many, texts: list[str], messages: int) -> dict[str, Any]:
@@ -86,12 +73,12 @@ def _measure(parse_one, parse_many, texts: list[str], messages: int) -> dict[str
         rates.append(len(batch_texts) / (time.perf_counter() - started))
     return {
         "single_messages": len(latencies),
-        "p50_ms": _percentile(latencies, 50),
-        "p95_ms": _percentile(latencies, 95),
-        "p99_ms": _percentile(latencies, 99),
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99),
         "mean_ms": sum(latencies) / len(latencies),
         "batch_messages": len(batch_texts),
-        "batch_messages_per_second": _percentile(rates, 50),
+        "batch_messages_per_second": percentile(rates, 50),
         "batch_messages_per_second_runs": rates,
     }
 
@@ -106,7 +93,7 @@ def worker_intently(model: str, texts_file: str, messages: int) -> dict[str, Any
     import_seconds = imported - started
     texts = json.loads(Path(texts_file).read_text())
     result = _measure(interpreter.parse, lambda many: interpreter.parse_batch(many, batch_size=BATCH_SIZE), texts, messages)
-    return {"import_seconds": import_seconds, "load_seconds": load_seconds, **result, "peak_rss_mb": _peak_rss_mb()}
+    return {"import_seconds": import_seconds, "load_seconds": load_seconds, **result, "peak_rss_mb": peak_rss_mb()}
 
 
 def worker_baseline(model: str, texts_file: str, messages: int) -> dict[str, Any]:
@@ -125,7 +112,7 @@ def worker_baseline(model: str, texts_file: str, messages: int) -> dict[str, Any
             pipeline.predict_proba(many[start : start + BATCH_SIZE])
 
     result = _measure(lambda text: pipeline.predict_proba([text]), parse_many, texts, messages)
-    return {"import_seconds": import_seconds, "load_seconds": load_seconds, **result, "peak_rss_mb": _peak_rss_mb()}
+    return {"import_seconds": import_seconds, "load_seconds": load_seconds, **result, "peak_rss_mb": peak_rss_mb()}
 
 
 WORKERS = {"intently": worker_intently, "baseline": worker_baseline}

@@ -90,3 +90,74 @@ def test_random_seed_option_seeds_every_component_that_has_the_key(monkeypatch):
     name, config = accuracy.with_random_seed("intently: default pipeline", None, 3)
     assert name == "intently: default pipeline, random_seed 3"
     assert all("random_seed" not in spec for spec in config.pipeline)
+
+
+FAKE_RASA = """#!/bin/sh
+# Stands in for `rasa train nlu ... --out DIR --fixed-model-name NAME`: writes a model file.
+while [ $# -gt 0 ]; do
+  case "$1" in --out) out=$2; shift;; --fixed-model-name) name=$2; shift;; esac; shift
+done
+mkdir -p "$out" .rasa && printf 'model' > "$out/$name.tar.gz"  # Rasa caches into ./.rasa
+"""
+FAKE_PYTHON = """#!{python}
+# Stands in for `python measure_parse.py MODEL TEXTS OUT`: every text parsed as {intent!r}, no entities.
+import json, sys
+texts = open(sys.argv[3], encoding="utf-8").read().splitlines()
+with open(sys.argv[4], "w", encoding="utf-8") as out:
+    for text in texts:
+        out.write(json.dumps({{"text": text, "intent": {{"name": {intent!r}}}, "entities": []}}) + "\\n")
+print("load_s=2.00 p50_ms=10.00 p99_ms=20.00 msg_per_s=100 rss_mb=1000")
+"""
+
+
+def fake_rasa(tmp_path, intent):
+    venv, peer = tmp_path / "rasa-venv", tmp_path / "peer"
+    (venv / "bin").mkdir(parents=True)
+    peer.mkdir()
+    for name, text in (("rasa", FAKE_RASA), ("python", FAKE_PYTHON.format(python=sys.executable, intent=intent))):
+        (venv / "bin" / name).write_text(text)
+        (venv / "bin" / name).chmod(0o755)
+    (peer / "measure_parse.py").write_text("# run by the fake python above\n")
+    return venv, peer
+
+
+def test_rasa_peer_benchmark_puts_both_systems_and_their_ratios_in_one_table(tmp_path):
+    from intently.training_data import load_data
+
+    train, test = split_example(tmp_path)
+    gold = [m.intent for m in load_data(test).training_examples]
+    commonest = max(set(gold), key=gold.count)
+    venv, peer = fake_rasa(tmp_path, commonest)
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "rasa_peer.py"), "--train", str(train), "--test", str(test),
+         "--config", str(EXAMPLE_PROJECT / "config.yml"), "--rasa-config", str(EXAMPLE_PROJECT / "config.yml"),
+         "--rasa-venv", str(venv), "--rasa-peer", str(peer), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False, cwd=caller,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (caller / ".rasa").exists()  # Rasa ran in a temporary folder
+    (dataset,) = json.loads((tmp_path / "out" / "rasa_peer.json").read_text())["results"]
+    ours, theirs = dataset["intently"], dataset["rasa"]
+    assert theirs["intent_accuracy"] == gold.count(commonest) / len(gold)
+    assert theirs["entity_micro_f1"] == 0.0 and ours["entity_micro_f1"] > 0.0
+    assert 0.0 < ours["intent_accuracy"] <= 1.0 and ours["train_s"] > 0 and ours["load_s"] > 0
+    assert 0 < ours["p50_ms"] <= ours["p99_ms"] and ours["msg_per_s"] > 0 and ours["rss_mb"] > 0
+    assert dataset["ratios"]["load_s"] == ours["load_s"] / 2.0
+    assert dataset["ratios"]["train_s"] == ours["train_s"] / theirs["train_s"]
+    table = (tmp_path / "out" / "rasa_peer.md").read_text()
+    assert "| intently: config.yml |" in table and "| Rasa 3.6: config.yml |" in table
+    assert "| ratio intently / Rasa |" in table
+
+
+def test_rasa_peer_benchmark_says_how_to_install_rasa_when_it_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "rasa_peer.py"), "--rasa-venv", str(tmp_path / "none"),
+         "--rasa-peer", str(tmp_path), "--out", str(tmp_path / "out"), "--train", str(tmp_path / "t.yml"),
+         "--test", str(tmp_path / "t.yml")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert f"no Rasa in {tmp_path / 'none'}: install it with {tmp_path / 'install.sh'}" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
