@@ -128,32 +128,43 @@ def parse_metrics(output: str) -> dict[str, float]:
     return {name: float(value) for name, value in METRIC.findall(lines[-1])}
 
 
-def run_intently(config: Path, train: Path, texts: Path, work: Path) -> dict[str, Any]:
-    out = work / "intently"
-    seconds = timed([sys.executable, "-m", "intently", "train", "--config", str(config), "--nlu", str(train),
-                     "--out", str(out), "--fixed-model-name", "model", "--force"])
-    model, parses = out / "model.tar.gz", work / "intently-parses.jsonl"
-    completed = subprocess.run([sys.executable, __file__, "--worker", str(model), str(texts), str(parses)],
-                               capture_output=True, text=True, check=False)
+def train_and_parse(who: str, train: list[str], parse: list[str], model: Path, parses: Path, *,
+                    env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    """Run the command ``train`` (which writes ``model``), then the parse worker ``parse`` (which
+    writes ``parses``); training seconds, the worker's figures and the archive's size."""
+    seconds = timed(train, env=env, cwd=cwd)
+    completed = subprocess.run(parse, capture_output=True, text=True, check=False, cwd=cwd,
+                               env=None if env is None else {**os.environ, **env})
     if completed.returncode != 0:
-        raise SystemExit(f"intently's parse worker failed:\n{completed.stderr[-4000:]}")
+        raise SystemExit(f"{who}'s parse worker failed:\n{completed.stderr[-4000:]}")
     return {"train_s": seconds, **parse_metrics(completed.stdout), "archive_mb": model.stat().st_size / 1e6,
             "parses": parses}
+
+
+def run_intently(config: Path, train: Path, texts: Path, work: Path) -> dict[str, Any]:
+    out, parses = work / "intently", work / "intently-parses.jsonl"
+    model = out / "model.tar.gz"
+    return train_and_parse(
+        "intently",
+        [sys.executable, "-m", "intently", "train", "--config", str(config), "--nlu", str(train), "--out", str(out),
+         "--fixed-model-name", "model", "--force"],
+        [sys.executable, __file__, "--worker", str(model), str(texts), str(parses)],
+        model, parses,
+    )
 
 
 def run_rasa(paths: tuple[Path, Path, Path], config: Path, train: Path, texts: Path, work: Path) -> dict[str, Any]:
     rasa, python, measure = paths
-    out = work / "rasa"
+    out, parses = work / "rasa", work / "rasa-parses.jsonl"
+    model = out / "model.tar.gz"
     # Rasa writes a .rasa/ cache into its working folder: the temporary one, not the repository.
-    seconds = timed([str(rasa), "train", "nlu", "--config", str(config), "--nlu", str(train), "--out", str(out),
-                     "--fixed-model-name", "model"], env=RASA_ENV, cwd=work)
-    model, parses = out / "model.tar.gz", work / "rasa-parses.jsonl"
-    completed = subprocess.run([str(python), str(measure), str(model), str(texts), str(parses)], cwd=work,
-                               capture_output=True, text=True, check=False, env={**os.environ, **RASA_ENV})
-    if completed.returncode != 0:
-        raise SystemExit(f"Rasa's parse worker failed:\n{completed.stderr[-4000:]}")
-    return {"train_s": seconds, **parse_metrics(completed.stdout), "archive_mb": model.stat().st_size / 1e6,
-            "parses": parses}
+    return train_and_parse(
+        "Rasa",
+        [str(rasa), "train", "nlu", "--config", str(config), "--nlu", str(train), "--out", str(out),
+         "--fixed-model-name", "model"],
+        [str(python), str(measure), str(model), str(texts), str(parses)],
+        model, parses, env=RASA_ENV, cwd=work,
+    )
 
 
 # --- scoring --------------------------------------------------------------------------------------
