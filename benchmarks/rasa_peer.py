@@ -75,7 +75,8 @@ def worker_intently(model: str, texts_file: str, parses_file: str) -> dict[str, 
 
     interpreter = intently.load_model(model)
     load_seconds = time.perf_counter() - started
-    texts = Path(texts_file).read_text(encoding="utf-8").splitlines()
+    with open(texts_file, encoding="utf-8") as handle:  # read as measure_parse.py reads them
+        texts = [line.rstrip("\n") for line in handle]
     for text in texts[:WARM_UP]:
         interpreter.parse(text)
     latencies, parses = [], []
@@ -116,8 +117,13 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | Non
                                env=None if env is None else {**os.environ, **env})
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
-        raise SystemExit(f"failed ({completed.returncode}): {' '.join(command)}\n{completed.stderr[-4000:]}")
+        raise SystemExit(f"failed ({completed.returncode}): {' '.join(command)}\n{_tails(completed)}")
     return seconds
+
+
+def _tails(completed: subprocess.CompletedProcess[str]) -> str:
+    """The end of a process's output and errors (Rasa's CLI prints its errors to standard output)."""
+    return f"stdout: ...{completed.stdout[-2000:]}\nstderr: ...{completed.stderr[-2000:]}"
 
 
 def parse_metrics(output: str) -> dict[str, float]:
@@ -133,10 +139,12 @@ def train_and_parse(who: str, train: list[str], parse: list[str], model: Path, p
     """Run the command ``train`` (which writes ``model``), then the parse worker ``parse`` (which
     writes ``parses``); training seconds, the worker's figures and the archive's size."""
     seconds = timed(train, env=env, cwd=cwd)
+    if not model.is_file():  # `rasa train nlu` exits 0 when it finds no NLU data
+        raise SystemExit(f"{who}'s training wrote no model {model}: {' '.join(train)}")
     completed = subprocess.run(parse, capture_output=True, text=True, check=False, cwd=cwd,
                                env=None if env is None else {**os.environ, **env})
     if completed.returncode != 0:
-        raise SystemExit(f"{who}'s parse worker failed:\n{completed.stderr[-4000:]}")
+        raise SystemExit(f"{who}'s parse worker failed:\n{_tails(completed)}")
     return {"train_s": seconds, **parse_metrics(completed.stdout), "archive_mb": model.stat().st_size / 1e6,
             "parses": parses}
 
@@ -211,7 +219,7 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
                   f"{percent(row['entity_micro_f1'])}")
         rows.append([result["data"], row["system"], percent(row["intent_accuracy"]), entity, f"{row['train_s']:.1f}",
                      f"{row['load_s']:.2f}", f"{row['p50_ms']:.2f} / {row['p99_ms']:.2f}",
-                     f"{row['msg_per_s']:,.0f}", f"{row['rss_mb']:.0f}", f"{row['archive_mb']:.1f}"])
+                     f"{row['msg_per_s']:,.0f}", f"{row['rss_mb']:,.0f}", f"{row['archive_mb']:.1f}"])
     ratio = result["ratios"]
     rows.append([result["data"], "ratio intently / Rasa", "", "", f"{ratio['train_s']:.2f}×", f"{ratio['load_s']:.3f}×",
                  f"{ratio['p50_ms']:.3f}×", f"{ratio['msg_per_s']:.1f}×", f"{ratio['rss_mb']:.2f}×",
@@ -263,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         import intently
 
         texts = [m.text for m in intently.load_data(test).training_examples]
+        if not texts:
+            parser.error(f"no examples in {test}")
+        if any("\n" in text or "\r" in text for text in texts):
+            parser.error(f"{test}: a text with a line break; the parse workers read one text per line")
         with tempfile.TemporaryDirectory(prefix="intently-rasa-peer-") as tmp:
             work = Path(tmp)
             texts_file = work / "texts.txt"

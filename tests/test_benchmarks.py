@@ -161,3 +161,17 @@ def test_rasa_peer_benchmark_says_how_to_install_rasa_when_it_is_missing(tmp_pat
     assert result.returncode == 2
     assert f"no Rasa in {tmp_path / 'none'}: install it with {tmp_path / 'install.sh'}" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_rasa_peer_benchmark_stops_clearly_when_rasa_writes_no_model(tmp_path):
+    train, test = split_example(tmp_path)
+    venv, peer = fake_rasa(tmp_path, "greet")
+    (venv / "bin" / "rasa").write_text("#!/bin/sh\necho 'No NLU data given.'\n")  # Rasa exits 0 here
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "rasa_peer.py"), "--train", str(train), "--test", str(test),
+         "--config", str(EXAMPLE_PROJECT / "config.yml"), "--rasa-config", str(EXAMPLE_PROJECT / "config.yml"),
+         "--rasa-venv", str(venv), "--rasa-peer", str(peer), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 1
+    assert "Rasa's training wrote no model" in result.stderr and "Traceback" not in result.stderr
