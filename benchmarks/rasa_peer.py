@@ -110,20 +110,16 @@ def rasa_paths(venv: Path, peer: Path) -> tuple[Path, Path, Path]:
     return rasa, python, measure
 
 
-def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
-    """Run ``command`` (its output hidden unless it fails); its wall time in seconds."""
-    started = time.perf_counter()
+def run(command: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with ``env`` added to this environment, its output captured; on failure stop
+    with the end of its output and errors (Rasa's CLI prints its errors to standard output)."""
     completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd,
                                env=None if env is None else {**os.environ, **env})
-    seconds = time.perf_counter() - started
     if completed.returncode != 0:
-        raise SystemExit(f"failed ({completed.returncode}): {' '.join(command)}\n{_tails(completed)}")
-    return seconds
-
-
-def _tails(completed: subprocess.CompletedProcess[str]) -> str:
-    """The end of a process's output and errors (Rasa's CLI prints its errors to standard output)."""
-    return f"stdout: ...{completed.stdout[-2000:]}\nstderr: ...{completed.stderr[-2000:]}"
+        raise SystemExit(f"failed ({completed.returncode}): {' '.join(command)}\n"
+                         f"stdout: ...{completed.stdout[-2000:]}\nstderr: ...{completed.stderr[-2000:]}")
+    return completed
 
 
 def parse_metrics(output: str) -> dict[str, float]:
@@ -138,15 +134,13 @@ def train_and_parse(who: str, train: list[str], parse: list[str], model: Path, p
                     env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
     """Run the command ``train`` (which writes ``model``), then the parse worker ``parse`` (which
     writes ``parses``); training seconds, the worker's figures and the archive's size."""
-    seconds = timed(train, env=env, cwd=cwd)
+    started = time.perf_counter()
+    run(train, env=env, cwd=cwd)
+    seconds = time.perf_counter() - started
     if not model.is_file():  # `rasa train nlu` exits 0 when it finds no NLU data
         raise SystemExit(f"{who}'s training wrote no model {model}: {' '.join(train)}")
-    completed = subprocess.run(parse, capture_output=True, text=True, check=False, cwd=cwd,
-                               env=None if env is None else {**os.environ, **env})
-    if completed.returncode != 0:
-        raise SystemExit(f"{who}'s parse worker failed:\n{_tails(completed)}")
-    return {"train_s": seconds, **parse_metrics(completed.stdout), "archive_mb": model.stat().st_size / 1e6,
-            "parses": parses}
+    figures = parse_metrics(run(parse, env=env, cwd=cwd).stdout)
+    return {"train_s": seconds, **figures, "archive_mb": model.stat().st_size / 1e6, "parses": parses}
 
 
 def run_intently(config: Path, train: Path, texts: Path, work: Path) -> dict[str, Any]:
