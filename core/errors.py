@@ -193,6 +193,16 @@ class UnsafeArchiveError(IntentlyError):
     default_hint = "Only load models you trained yourself or obtained from a trusted source."
 
 
+class ArchiveLimitError(UnsafeArchiveError):
+    """An archive that would unpack, allocate or nest more than a resource limit allows."""
+
+    code = "E405"
+    default_hint = (
+        "If you trust the model, raise the limit named in the message "
+        "(see 'Model archives' in README.md)."
+    )
+
+
 class InvalidArchiveError(IntentlyError):
     """A file that is not an intently model archive, or a damaged one."""
 
@@ -238,6 +248,7 @@ ALL_ERRORS: tuple[type[IntentlyError], ...] = (
     MissingDependencyError,
     ModelNotFoundError,
     UnsafeArchiveError,
+    ArchiveLimitError,
     InvalidArchiveError,
     IncompatibleModelError,
     FinetuneError,

@@ -12,7 +12,9 @@ that a damaged or foreign file becomes one clear :class:`ComponentError`::
         instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
 
 Arrays go into one ``.npz`` with :func:`save_arrays` / :func:`load_arrays`
-(never pickled). Arrays that are mostly zeros (the randomly connected layers
+(never pickled; every array's header is checked against the file and the
+archive limits before anything is allocated, see :mod:`intently.safe_arrays`).
+JSON state is read with the nesting-depth limit of :mod:`intently.limits`. Arrays that are mostly zeros (the randomly connected layers
 keep about a fifth of their weights) are stored as a bitmap of the nonzero
 positions and the nonzero values: an archive then unpacks a third of the
 bytes, which is most of a model's load time.
@@ -22,13 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from intently.errors import ComponentError
+from intently.errors import ArchiveLimitError, ComponentError
+from intently.limits import current_limits, loads_json
+from intently.safe_arrays import read_npz
 
 if TYPE_CHECKING:
     from intently.component import Component
@@ -51,7 +56,7 @@ def load_json_state(model_dir: Path, file_name: object, format_version: int) -> 
     """
     if not isinstance(file_name, str) or not file_name or Path(file_name).name != file_name:
         raise ValueError(f"file name {file_name!r} is not a plain name")
-    state = json.loads((Path(model_dir) / file_name).read_text(encoding="utf-8"))
+    state = loads_json((Path(model_dir) / file_name).read_text(encoding="utf-8"), file_name)
     if not isinstance(state, dict):
         raise ValueError("the file does not hold a JSON object")
     if state.get("format") != format_version:
@@ -87,13 +92,15 @@ def load_arrays(model_dir: Path, file_name: object) -> dict[str, np.ndarray]:
     """Read arrays written by :func:`save_arrays` (or a plain ``np.savez``); never unpickles.
 
     Raises:
-        ValueError: the name is not a plain file name, or a packed array is inconsistent.
+        ArchiveLimitError: an array, stored or unpacked, larger than the limits allow.
+        ValueError: the name is not a plain file name, an array's header does not
+            match its bytes or has a refused dtype, or a packed array is inconsistent.
         OSError: the file cannot be read.
     """
     if not isinstance(file_name, str) or not file_name or Path(file_name).name != file_name:
         raise ValueError(f"file name {file_name!r} is not a plain name")
-    with np.load(Path(model_dir) / file_name, allow_pickle=False) as stored:
-        raw = {key: stored[key] for key in stored.files}
+    limits = current_limits()
+    raw = read_npz(Path(model_dir) / file_name, limits)
     arrays: dict[str, np.ndarray] = {}
     for key, value in raw.items():
         if key.endswith((_VALUES, _SHAPE)):
@@ -102,10 +109,19 @@ def load_arrays(model_dir: Path, file_name: object) -> dict[str, np.ndarray]:
             arrays[key] = value
             continue
         name = key[: -len(_BITS)]
-        shape = tuple(int(n) for n in raw[name + _SHAPE])
-        size = int(np.prod(shape))
-        nonzero = np.unpackbits(value, count=size).view(bool).reshape(shape)
         values = raw[name + _VALUES]
+        shape = tuple(int(n) for n in raw[name + _SHAPE].ravel())
+        size = math.prod(shape)
+        if value.dtype != np.uint8 or values.ndim != 1 or any(n < 0 for n in shape) or size > 8 * value.size:
+            raise ValueError(f"packed array {name!r}: shape {shape} does not fit its {value.size}-byte bitmap")
+        if size * values.itemsize > limits.max_member_bytes:
+            raise ArchiveLimitError(
+                f"packed array {name!r} unpacks to {size * values.itemsize} bytes; "
+                f"the limit max_member_bytes is {limits.max_member_bytes}",
+                file=file_name,
+                hint=limits.hint("max_member_bytes"),
+            )
+        nonzero = np.unpackbits(value, count=size).view(bool).reshape(shape)
         if int(nonzero.sum()) != values.size:
             raise ValueError(f"packed array {name!r} has {values.size} values for {int(nonzero.sum())} positions")
         full = np.zeros(shape, dtype=values.dtype)

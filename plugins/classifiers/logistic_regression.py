@@ -36,6 +36,7 @@ from intently.component import FEATURES, INTENT, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SENTENCE, collect_features, feature_blocks
 from intently.message import Message
+from intently.persistence import load_arrays, load_json_state
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -399,11 +400,9 @@ class LogisticRegressionClassifier(Component):
             for name in (arrays_file, labels_file):
                 if Path(name).name != name:
                     raise ValueError(f"file name {name!r} is not a plain name")
-            labels = json.loads((model_dir / labels_file).read_text(encoding="utf-8"))
-            if labels.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {labels.get('format')!r}")
-            with np.load(model_dir / arrays_file, allow_pickle=False) as arrays:
-                coef, intercept = arrays["coef"], arrays["intercept"]
+            labels = load_json_state(model_dir, labels_file, FORMAT_VERSION)
+            arrays = load_arrays(model_dir, arrays_file)
+            coef, intercept = arrays["coef"], arrays["intercept"]
             mode = labels["mode"]
             if mode not in (SIGMOID, SOFTMAX, OVR, SINGLE):
                 raise ValueError(f"unknown probability mode {mode!r}")
