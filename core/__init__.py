@@ -37,6 +37,7 @@ _LAZY = {
     "TrainingData": "intently.training_data.model",
     "ModelConfig": "intently.config",
     "load_config": "intently.config",
+    "ArchiveLimits": "intently.limits",
 }
 
 __all__ = [
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from intently.api import load_model, train
     from intently.config import ModelConfig, load_config
     from intently.interpreter import Interpreter
+    from intently.limits import ArchiveLimits
     from intently.trainer import Trainer
     from intently.training_data.loading import load_data
     from intently.training_data.model import TrainingData

@@ -10,6 +10,7 @@ from typing import Any
 
 from intently.config import ModelConfig
 from intently.interpreter import Interpreter
+from intently.limits import ArchiveLimits
 from intently.trainer import Trainer
 from intently.training_data.loading import load_data
 from intently.training_data.model import TrainingData
@@ -72,10 +73,14 @@ def train_or_keep(
     return interpreter.persist(output, fixed_model_name=fixed_model_name), interpreter
 
 
-def load_model(path: str | PathLike[str] = "models", *, allow_imports: bool = False) -> Interpreter:
+def load_model(
+    path: str | PathLike[str] = "models", *, allow_imports: bool = False, limits: ArchiveLimits | None = None
+) -> Interpreter:
     """Load a model archive, or the newest archive in a folder, ready to parse.
 
     ``allow_imports`` lets the archive name components by dotted path that are
     imported on loading; leave it off for models you did not train yourself.
+    ``limits`` bounds what the archive may unpack (default: the environment's,
+    see :mod:`intently.limits`).
     """
-    return Interpreter.load(path, allow_imports=allow_imports)
+    return Interpreter.load(path, allow_imports=allow_imports, limits=limits)

@@ -307,15 +307,14 @@ def read_archive_metadata(
         raise ModelNotFoundError(f"no model archive at {archive}")
     limits = limits or current_limits()
     try:
-        with tempfile.TemporaryDirectory(prefix=".intently-check-") as nowhere:
-            for relative, _member, source in _members(archive, limits, Path(nowhere)):
-                if relative.as_posix() == METADATA_FILE and source is not None:
-                    metadata = loads_json(source.read(), METADATA_FILE, limits)
-                    if not isinstance(metadata, dict):
-                        raise InvalidArchiveError(f"the model's {METADATA_FILE} is not a JSON object", file=archive)
-                    return metadata
-                if source is not None:
-                    source.read()  # pragma: no cover - metadata.json is the first member of our archives
+        # Members are checked as if unpacked into a folder that is never created.
+        nowhere = Path(tempfile.gettempdir(), ".intently-metadata-only")
+        for relative, _member, source in _members(archive, limits, nowhere):
+            if relative.as_posix() == METADATA_FILE and source is not None:
+                metadata = loads_json(source.read(), METADATA_FILE, limits)
+                if not isinstance(metadata, dict):
+                    raise InvalidArchiveError(f"the model's {METADATA_FILE} is not a JSON object", file=archive)
+                return metadata
     except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error) as error:
         raise InvalidArchiveError(f"{archive} is not a readable model archive: {error}", file=archive) from error
     raise InvalidArchiveError(f"{archive} has no {METADATA_FILE}; it is not an intently model", file=archive)

@@ -78,6 +78,10 @@ class Component:
     #: Config keys whose values may differ in type from their default (for
     #: example a ``batch_size`` that is a number or a ``[min, max]`` list).
     untyped_keys: ClassVar[frozenset[str]] = frozenset()
+    #: False (the rule): :meth:`load` reads its files into memory, and the
+    #: unpacked archive is removed as soon as the model is loaded. True keeps
+    #: it until ``Interpreter.close()``, garbage collection or exit.
+    keeps_files_after_load: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -197,7 +201,12 @@ class Component:
             meta: the component's entry in ``metadata.json``: ``name``,
                 ``unique_name``, ``config`` (merged), ``files`` and ``meta``
                 (what :meth:`persist` returned).
-            model_dir: the component's folder in the unpacked archive.
+            model_dir: the component's folder in the unpacked archive; it is
+                removed once the model is loaded, so read what you need now
+                (unless the class sets ``keeps_files_after_load``). Read arrays
+                with :func:`intently.persistence.load_arrays` and JSON with
+                :func:`intently.persistence.load_json_state`: they apply the
+                archive limits.
             finetune: when True the instance must be able to continue training.
         """
         instance = cls(meta.get("config") or {}, unique_name=meta.get("unique_name"))

@@ -2,6 +2,9 @@
 
 An interrupted write (an error, Ctrl-C, a full disk) never leaves a partial
 file under the final name, and never harms a file that was already there.
+The temporary file (``.<name>.<random>.tmp``) is locked while it is written;
+one that a killed process left is removed later by
+:func:`intently.leftovers.remove_stale_files`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
+
+from intently.leftovers import lock
 
 
 def _default_mode() -> int:
@@ -32,7 +37,9 @@ def atomic_write_path(target: str | PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    # Held locked until the end, so that a later process can tell a live write
+    # from one a killed process left (intently.leftovers).
+    lock(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -43,6 +50,8 @@ def atomic_write_path(target: str | PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(target: str | PathLike[str], text: str) -> None:

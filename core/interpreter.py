@@ -1,4 +1,13 @@
-"""A trained pipeline: parse messages, persist to and load from an archive."""
+"""A trained pipeline: parse messages, persist to and load from an archive.
+
+``Interpreter.load`` unpacks the archive into a locked temporary folder within
+the limits of :mod:`intently.limits`, loads every component and removes the
+folder before it returns: components read their files into memory in
+``load``. A component class that sets ``keeps_files_after_load = True`` keeps
+the folder until :meth:`Interpreter.close` (or the end of a ``with`` block,
+garbage collection, or the interpreter's exit). Loading and persisting first
+remove what killed processes left (:mod:`intently.leftovers`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +15,10 @@ import datetime as _dt
 import json
 import logging
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from intently.archive import (
@@ -24,6 +33,8 @@ from intently.component import Component
 from intently.errors import ComponentError, IntentlyError, InvalidArchiveError, UsageError
 from intently.features import clear_features
 from intently.gc_pause import paused_garbage_collector
+from intently.leftovers import LockedTempDir, remove_stale_files, remove_stale_temp_dirs
+from intently.limits import ArchiveLimits, using_limits
 from intently.message import Message
 from intently.metadata import ComponentEntry, ModelMetadata
 from intently.registry import ComponentRegistry, get_registry
@@ -31,6 +42,8 @@ from intently.registry import ComponentRegistry, get_registry
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 512
+#: Prefixes of the temporary folders of a model being written and of one being loaded.
+PERSIST_PREFIX, LOAD_PREFIX = "intently-persist-", "intently-model-"
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -52,7 +65,7 @@ class Interpreter:
         self.metadata = metadata
         self.context: dict[str, Any] = dict(context or {})
         self.model_path: Path | None = None
-        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._workdir: LockedTempDir | None = None
 
     # --- parsing ------------------------------------------------------------------------
 
@@ -133,8 +146,9 @@ class Interpreter:
             )
         self.metadata.model_name = name
         archive_path = Path(output_dir) / f"{name}{ARCHIVE_SUFFIX}"
-        with tempfile.TemporaryDirectory(prefix="intently-persist-") as tmp:
-            model_dir = Path(tmp)
+        remove_stale_files(output_dir, f".*{ARCHIVE_SUFFIX}.*.tmp")
+        remove_stale_temp_dirs(PERSIST_PREFIX)
+        with LockedTempDir(PERSIST_PREFIX) as model_dir:
             entries = []
             for index, component in enumerate(self.pipeline):
                 folder = model_dir / component.unique_name
@@ -171,6 +185,7 @@ class Interpreter:
         allow_imports: bool = False,
         finetune: bool = False,
         registry: ComponentRegistry | None = None,
+        limits: ArchiveLimits | None = None,
     ) -> Interpreter:
         """Load an archive (or the newest archive in a folder).
 
@@ -180,30 +195,62 @@ class Interpreter:
                 importing their modules. Off by default: a model from a stranger
                 can then only use components registered by installed plugins.
             finetune: load every component ready to continue training.
+            limits: what the archive may unpack and parse; default
+                :meth:`ArchiveLimits.from_env` (the defaults, or the
+                ``INTENTLY_MAX_*`` environment variables).
+
+        Raises:
+            ArchiveLimitError: the archive exceeds ``limits``.
+            UnsafeArchiveError, InvalidArchiveError, IncompatibleModelError:
+                see :func:`intently.archive.extract_archive`.
         """
         archive = find_latest_model(path)
-        workdir = tempfile.TemporaryDirectory(prefix="intently-model-")
+        limits = limits or ArchiveLimits.from_env()
+        remove_stale_temp_dirs(LOAD_PREFIX)
+        workdir = LockedTempDir(LOAD_PREFIX)
         try:
-            model_dir = extract_archive(archive, workdir.name)
-            metadata = ModelMetadata.from_dict(read_metadata_file(model_dir))
-            registry = registry or get_registry()
-            pipeline: list[Component] = []
-            context: dict[str, Any] = {}
-            for entry in metadata.components:
-                pipeline.append(_load_component(entry, model_dir, registry, allow_imports, finetune, context))
-                provided = pipeline[-1].provide_context()
-                if provided:
-                    context.update(provided)
+            with using_limits(limits):
+                model_dir = extract_archive(archive, workdir.path, limits=limits)
+                metadata = ModelMetadata.from_dict(read_metadata_file(model_dir, limits=limits, archive=archive))
+                registry = registry or get_registry()
+                pipeline: list[Component] = []
+                context: dict[str, Any] = {}
+                for entry in metadata.components:
+                    pipeline.append(_load_component(entry, model_dir, registry, allow_imports, finetune, context))
+                    provided = pipeline[-1].provide_context()
+                    if provided:
+                        context.update(provided)
         except BaseException:
             workdir.cleanup()
             raise
         interpreter = cls(pipeline, metadata, context)
         interpreter.model_path = archive
-        # Components may keep files open (e.g. a native model file): keep the
-        # unpacked folder as long as the interpreter lives.
-        interpreter._workdir = workdir
+        if any(getattr(type(component), "keeps_files_after_load", False) for component in pipeline):
+            interpreter._workdir = workdir
+        else:
+            workdir.cleanup()
         logger.info("Loaded model %s", archive)
         return interpreter
+
+    def close(self) -> None:
+        """Remove the unpacked model files this interpreter still keeps (see the module's docstring).
+
+        Only needed for models with a component that keeps files after load; it
+        is called at the end of ``with Interpreter.load(...) as interpreter:``
+        and happens anyway when the interpreter is garbage-collected or Python
+        exits. Closing twice does nothing.
+        """
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def __enter__(self) -> Interpreter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def _load_component(

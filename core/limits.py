@@ -54,15 +54,15 @@ class ArchiveLimits:
     """How much reading one model archive may unpack and parse.
 
     Attributes:
-        max_unpacked_bytes: bytes of all members together, after gzip (4 GiB).
+        max_unpacked_bytes: bytes of all members together, after gzip (2 GiB).
         max_member_bytes: bytes of one member, and of one array read from an
-            ``.npz`` (2 GiB).
+            ``.npz`` (1 GiB).
         max_members: files and folders in the archive (10,000).
         max_json_depth: nesting depth of a JSON document (100).
     """
 
-    max_unpacked_bytes: int = attrs.field(default=4 * GIB, validator=_positive)
-    max_member_bytes: int = attrs.field(default=2 * GIB, validator=_positive)
+    max_unpacked_bytes: int = attrs.field(default=2 * GIB, validator=_positive)
+    max_member_bytes: int = attrs.field(default=GIB, validator=_positive)
     max_members: int = attrs.field(default=10_000, validator=_positive)
     max_json_depth: int = attrs.field(default=100, validator=_positive)
 

@@ -16,13 +16,13 @@ module in ``modules.json``) are read when present.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import attrs
 from intently.errors import ComponentError
+from intently.limits import loads_json
 
 CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocab.txt"
@@ -159,8 +159,8 @@ def _read_json(path: Path, component: str, *, missing: Any = None) -> Any:
     if missing is not None and not path.is_file():
         return missing
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return loads_json(path.read_bytes(), path.name)
+    except (OSError, ValueError) as error:
         raise ComponentError(f"{component}: cannot read {path}: {error}") from None
 
 

@@ -10,11 +10,11 @@ a :class:`SafetensorsError`, never an out-of-range read.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
+from intently.limits import loads_json
 
 #: Header lengths above this are refused (the format's own reference limit is 100 MB).
 MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -52,8 +52,8 @@ def read_safetensors(path: Path, *, dtype: np.dtype | type = np.float32) -> dict
     if header_length > MAX_HEADER_BYTES or 8 + header_length > raw.size:
         raise SafetensorsError(f"header length {header_length} does not fit the file of {raw.size} bytes")
     try:
-        header = json.loads(raw[8 : 8 + header_length].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        header = loads_json(raw[8 : 8 + header_length].tobytes(), "the safetensors header")
+    except ValueError as error:
         raise SafetensorsError(f"the header is not JSON: {error}") from None
     if not isinstance(header, dict):
         raise SafetensorsError("the header is not a JSON object")
