@@ -188,6 +188,10 @@ def _members(archive: Path, limits: ArchiveLimits, staging: Path) -> Iterator[tu
                 with source:
                     yield relative, member, source
                 stream.grant(0)
+        # Read to the end of the gzip stream: its checksum and length are checked
+        # there, so a truncated or altered archive is refused, not half-trusted.
+        while stream.read(_COPY_BLOCK):
+            pass
     finally:
         stream.close()
 
