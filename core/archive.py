@@ -127,7 +127,7 @@ class _BoundedStream:
 
     def too_large(self, size: int) -> ArchiveLimitError:
         return ArchiveLimitError(
-            f"{self.archive.name} unpacks to more than {size} bytes; "
+            f"{self.archive.name} unpacks to at least {size} bytes; "
             f"the limit max_unpacked_bytes is {self.limits.max_unpacked_bytes}",
             file=self.archive,
             hint=self.limits.hint("max_unpacked_bytes"),

@@ -248,9 +248,9 @@ ALL_ERRORS: tuple[type[IntentlyError], ...] = (
     MissingDependencyError,
     ModelNotFoundError,
     UnsafeArchiveError,
-    ArchiveLimitError,
     InvalidArchiveError,
     IncompatibleModelError,
     FinetuneError,
+    ArchiveLimitError,
     UsageError,
 )
