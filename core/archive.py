@@ -118,10 +118,14 @@ class _BoundedStream:
         self.total += len(data)
         if self.remaining < 0:
             raise ArchiveLimitError(
-                f"{self.archive} holds a member header or data larger than its recorded size allows",
+                f"{self.archive.name} holds more than {self.HEADER_BUDGET} bytes of tar header records "
+                "(or of data past a member's recorded size) between two members",
                 file=self.archive,
+                hint="model archives have small headers: this one is damaged or crafted; do not load it",
             )
-        if self.total > self.limits.max_unpacked_bytes + self.HEADER_BUDGET:
+        # Member data is checked against max_unpacked_bytes by size; this bounds the rest
+        # (headers, padding) as well: a generous 2 KiB per member on top.
+        if self.total > self.limits.max_unpacked_bytes + self.HEADER_BUDGET + 2048 * self.limits.max_members:
             raise self.too_large(self.total)
         return data
 
