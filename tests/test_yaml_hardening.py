@@ -194,3 +194,30 @@ def test_cli_reports_yaml_tricks_without_traceback(tmp_path: Path, capsys: pytes
     err = capsys.readouterr().err
     assert f"{tmp_path / 'd.yml'}:3:" in err and "recursive alias" in err and "Traceback" not in err
     logging.getLogger("intently").setLevel(logging.NOTSET)
+
+
+def test_a_control_character_is_located() -> None:
+    with pytest.raises(YamlSyntaxError, match="control characters") as caught:
+        read_yaml_string("nlu:\n- intent: a\n  examples: |\n    - 你好\x01\n", "c.yml")
+    assert (caught.value.line, caught.value.column) == (4, 9)
+
+
+def test_merge_keys_earlier_mappings_win() -> None:
+    value = load_yaml("a: &a {k: 1, x: 1}\nb: &b {k: 2, y: 2}\nc:\n  <<: [*a, *b]\n  x: 3\n")
+    assert value["c"] == {"k": 1, "y": 2, "x": 3}
+    with pytest.raises(YamlSyntaxError, match="duplicate key 'x'"):
+        load_yaml("c: {x: 1, x: 2}\n")
+
+
+def test_split_writes_files_that_validate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    lines = "".join(f'  - "例子 {i}\\L第二部分 [北京](city)"\n' for i in range(10))
+    (tmp_path / "d.yml").write_text(
+        f"nlu:\n- intent: a\n  examples:\n{lines}- intent: b\n  examples:\n{lines.replace('例子', '句子')}",
+        encoding="utf-8",
+    )
+    out = tmp_path / "split"
+    assert main(["data", "split", "nlu", "--data", str(tmp_path / "d.yml"), "--out", str(out)]) == 0
+    for name in ("training_data.yml", "test_data.yml"):
+        assert main(["data", "validate", "--data", str(out / name)]) == 0
+    written = read_yaml_string((out / "training_data.yml").read_text(encoding="utf-8"))
+    assert all("\u2028" in m.text for m in written.training_examples)
