@@ -10,8 +10,13 @@ The format is Rasa 3.x's::
       - name: LogisticRegressionClassifier
     policies: []            # accepted and ignored (dialogue management is not NLU)
 
-Without ``pipeline`` the default pipeline for the language is used (see
-:func:`default_pipeline`) and the log says so.
+Without ``pipeline`` (or with ``pipeline: []``, or an empty file) the default
+pipeline for the language is used (see :func:`default_pipeline`);
+``ModelConfig.used_default_pipeline`` says so, and ``intently train`` announces
+it. ``language`` must be a known code (:mod:`intently.languages`): an unknown
+one is an error that suggests the closest codes. The file is read by
+:mod:`intently.yaml_utils` (YAML 1.2 scalars, bounded aliases, errors with the
+line).
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import yaml
 
 from intently.errors import ConfigError, UnsupportedRecipeError
-from intently.yaml_utils import read_yaml_file
+from intently.languages import language_problem
+from intently.yaml_utils import compose_yaml, construct, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +119,7 @@ def load_config(
     if isinstance(config, ModelConfig):
         return config
     source: str | None = None
+    lines: dict[str, int] = {}
     if config is None:
         raw: Any = {}
     elif isinstance(config, Mapping):
@@ -124,13 +132,17 @@ def load_config(
                 f"config file {path} does not exist",
                 hint="pass --config PATH to a config.yml, or leave it out to use the defaults",
             )
-        raw = read_yaml_file(path, error_class=ConfigError)
-        if raw is None:
-            raw = {}
-    return _resolve(raw, source)
+        root = compose_yaml(read_text(path, ConfigError), source, ConfigError)
+        raw = {} if root is None else construct(root, source, ConfigError)
+        if isinstance(root, yaml.MappingNode):
+            lines = {
+                key.value: key.start_mark.line + 1 for key, _ in root.value if isinstance(key, yaml.ScalarNode)
+            }
+    return _resolve(raw, source, lines)
 
 
-def _resolve(raw: Any, source: str | None) -> ModelConfig:
+def _resolve(raw: Any, source: str | None, lines: Mapping[str, int] | None = None) -> ModelConfig:
+    lines = lines or {}
     if not isinstance(raw, Mapping):
         raise ConfigError(
             f"a config must be a mapping of keys (recipe, language, pipeline), got {type(raw).__name__}",
@@ -142,6 +154,7 @@ def _resolve(raw: Any, source: str | None) -> ModelConfig:
             raise ConfigError(
                 f"unknown config key {key!r}",
                 file=source,
+                line=lines.get(str(key)),
                 hint=(f"did you mean {close[0]!r}? " if close else "")
                 + "a config has the keys recipe, language and pipeline",
             )
@@ -150,15 +163,23 @@ def _resolve(raw: Any, source: str | None) -> ModelConfig:
         raise UnsupportedRecipeError(
             "recipe 'graph.v1' is not supported yet",
             file=source,
+            line=lines.get("recipe"),
             hint="use `recipe: default.v1` (or leave recipe out) with a `pipeline:` list",
         )
     if recipe != DEFAULT_RECIPE:
         raise UnsupportedRecipeError(
-            f"unknown recipe {recipe!r}", file=source, hint="use `recipe: default.v1`"
+            f"unknown recipe {recipe!r}", file=source, line=lines.get("recipe"), hint="use `recipe: default.v1`"
         )
-    language = raw.get("language") or DEFAULT_LANGUAGE
+    language = raw.get("language")
+    if language is None:
+        language = DEFAULT_LANGUAGE
     if not isinstance(language, str):
-        raise ConfigError(f"language must be a string such as 'en', got {language!r}", file=source)
+        raise ConfigError(
+            f"language must be a code such as 'en', got {language!r}", file=source, line=lines.get("language")
+        )
+    problem = language_problem(language)
+    if problem is not None:
+        raise ConfigError(problem[0], file=source, line=lines.get("language"), hint=problem[1])
     pipeline = raw.get("pipeline")
     used_default = False
     if pipeline is None or pipeline == []:
@@ -175,10 +196,15 @@ def _resolve(raw: Any, source: str | None) -> ModelConfig:
             f"pipeline templates such as {pipeline!r} were removed in Rasa 2; "
             "list the components instead",
             file=source,
+            line=lines.get("pipeline"),
             hint="write `pipeline:` as a list of `- name: ComponentName` items, or leave it out for the default",
         )
     elif not isinstance(pipeline, list):
-        raise ConfigError(f"pipeline must be a list of components, got {type(pipeline).__name__}", file=source)
+        raise ConfigError(
+            f"pipeline must be a list of components, got {type(pipeline).__name__}",
+            file=source,
+            line=lines.get("pipeline"),
+        )
     checked = []
     for index, item in enumerate(pipeline):
         if isinstance(item, str):
@@ -187,6 +213,7 @@ def _resolve(raw: Any, source: str | None) -> ModelConfig:
             raise ConfigError(
                 f"pipeline item {index + 1} must be a mapping with a 'name' key, got {item!r}",
                 file=source,
+                line=lines.get("pipeline"),
                 hint="write each component as `- name: ComponentName` followed by its options",
             )
         checked.append(dict(item))

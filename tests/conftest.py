@@ -20,3 +20,24 @@ def example_project() -> Path:
 def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run every test in its own folder so nothing writes into the repository."""
     monkeypatch.chdir(tmp_path)
+
+
+# Hypothesis profiles: "ci" (the default) is bounded and derandomized so the
+# suite is fast and reproducible; "fuzz" runs many more examples locally:
+# INTENTLY_HYPOTHESIS_PROFILE=fuzz pytest tests/test_training_data_properties.py
+try:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "ci", max_examples=400, deadline=None, derandomize=True, database=None, print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.register_profile(
+        "fuzz", max_examples=20_000, deadline=None, database=None, print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.load_profile(os.environ.get("INTENTLY_HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # Hypothesis is a test extra; the property tests are skipped without it
+    pass

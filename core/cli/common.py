@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
+
+from intently.errors import UsageError
 
 DEFAULT_MODELS_DIR = "models"
 DEFAULT_CONFIG = "config.yml"
@@ -56,6 +59,31 @@ def add_allow_imports_argument(parser: argparse.ArgumentParser) -> None:
         "--allow-imports", action="store_true",
         help="let the model import components named by dotted path (only for models you trust)",
     )
+
+
+def announce_default_pipeline(config: object, path: object) -> None:
+    """Tell the user (at the normal level) when the default pipeline is used, and which it is.
+
+    ``config`` is a :class:`~intently.config.ModelConfig`; ``path`` the config
+    file given or found (None when there is none).
+    """
+    if not getattr(config, "used_default_pipeline", False):
+        return
+    where = f"No {DEFAULT_CONFIG} here" if path is None else f"{path} has no pipeline"
+    names = ", ".join(item["name"] for item in config.pipeline)  # type: ignore[attr-defined]
+    note(f"{where}: using the default pipeline for language '{config.language}': {names}.")  # type: ignore[attr-defined]
+
+
+def check_out_folder(path: str, option: str = "--out") -> Path:
+    """``path`` as a folder to write into; a clear error if it, or a folder above it, is a file."""
+    folder = Path(path)
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() and not candidate.is_dir():
+            raise UsageError(
+                f"{option} {path}: '{candidate}' is a file, not a folder",
+                hint=f"give {option} a folder (it is created if needed), or move the file away",
+            )
+    return folder
 
 
 def note(text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from intently.cli.common import add_data_argument, note
+from intently.cli.common import add_data_argument, check_out_folder, note
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -91,15 +91,13 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_split(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from intently.training_data.loading import load_data
     from intently.training_data.split import split_training_data
     from intently.training_data.writer import write_yaml_file
 
+    out = check_out_folder(args.out)
     training_data = load_data(args.data)
     train, test = split_training_data(training_data, args.training_fraction, args.random_seed)
-    out = Path(args.out)
     write_yaml_file(train, out / "training_data.yml")
     write_yaml_file(test, out / "test_data.yml")
     note(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from intently import __version__
 from intently.cli import components, data, parse, test, train
 from intently.cli.common import configure_logging, logging_parent
-from intently.errors import IntentlyError
+from intently.errors import IntentlyError, UsageError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -61,6 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as error:
+        # A file that cannot be written or read where no command expected it (a full disk, no permission).
+        logging.getLogger("intently").debug("error details", exc_info=True)
+        what = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+        print(f"error: {UsageError(what, hint='check the path, its permissions and the free space').format()}",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

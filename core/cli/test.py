@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from intently.cli.common import add_allow_imports_argument, add_data_argument, add_model_argument, note
+from intently.cli.common import (
+    add_allow_imports_argument,
+    add_data_argument,
+    add_model_argument,
+    check_out_folder,
+    note,
+)
 
 DEFAULT_RESULTS = "results"
 
@@ -47,6 +53,7 @@ def run_nlu(args: argparse.Namespace) -> int:
     from intently.evaluation.plots import PLOTS_HINT, plots_available
     from intently.training_data.loading import load_data
 
+    out = check_out_folder(args.out)
     data = load_data(args.data)
     if not data.training_examples:
         from intently.errors import NoTrainingDataError
@@ -55,7 +62,6 @@ def run_nlu(args: argparse.Namespace) -> int:
             f"no labelled examples in {', '.join(args.data)}",
             hint="pass --nlu with YAML files or folders that have an nlu: section",
         )
-    out = Path(args.out)
     if args.cross_validation:
         return _cross_validate(args, data, out)
 
@@ -80,10 +86,15 @@ def _cross_validate(args: argparse.Namespace, data, out: Path) -> int:  # noqa: 
     from intently.evaluation.cross_validation import cross_validate
     from intently.evaluation.output import write_json
 
+    from intently.cli.common import announce_default_pipeline
+    from intently.config import load_config
+
     config = args.config
     if config is None and Path(DEFAULT_CONFIG).is_file():
         config = DEFAULT_CONFIG
-    result = cross_validate(config, data, folds=args.folds, random_seed=args.random_seed)
+    model_config = load_config(config)
+    announce_default_pipeline(model_config, config)
+    result = cross_validate(model_config, data, folds=args.folds, random_seed=args.random_seed)
     summary = result.to_dict()
     write_json(out / "cross_validation_results.json", summary)
     combined = result.combined_intent_report()

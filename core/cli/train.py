@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from intently.cli.common import DEFAULT_CONFIG, DEFAULT_MODELS_DIR, add_data_argument, note
+from intently.cli.common import (
+    DEFAULT_CONFIG,
+    DEFAULT_MODELS_DIR,
+    add_data_argument,
+    announce_default_pipeline,
+    check_out_folder,
+    note,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -59,13 +66,14 @@ def run(args: argparse.Namespace) -> int:
                          hint="name a model archive or folder, or give --finetune alone for the newest in --out")
     if args.epoch_fraction is not None and args.finetune is None:
         raise UsageError("--epoch-fraction needs --finetune", hint="add --finetune [MODEL], or leave out --epoch-fraction")
+    check_out_folder(args.out)
     config = args.config
     if config is None and Path(DEFAULT_CONFIG).is_file():
         config = DEFAULT_CONFIG
-    if config is None:
-        note(f"No {DEFAULT_CONFIG} here: using the default configuration.")
+    trainer = Trainer(config)
+    announce_default_pipeline(trainer.config, config)
     archive, interpreter = train_or_keep(
-        Trainer(config), args.data, args.out, fixed_model_name=args.fixed_model_name,
+        trainer, args.data, args.out, fixed_model_name=args.fixed_model_name,
         finetune=args.finetune, epoch_fraction=args.epoch_fraction, keep_unchanged=not args.force,
     )
     if interpreter is None:

@@ -6,7 +6,8 @@ The forms, as in Rasa 3.x:
 * ``[NYC](city:New York)`` — Rasa's legacy synonym form: value ``New York``;
 * ``[NYC]{"entity": "city", "value": "New York", "role": "to", "group": "1"}``
   — JSON; ``entity`` is required, ``role``, ``group`` and ``value`` are
-  optional strings;
+  optional strings (an empty ``value`` is an error, as ``[NYC](city:)`` is:
+  leave ``value`` out to mean the annotated text);
 * ``[NYC][{"entity": "city"}, {"entity": "place", "role": "to"}]`` — a JSON
   list: several annotations of the same span.
 
@@ -252,6 +253,12 @@ class _Parser:
         if not name:
             raise self.error(brace_index, "the entity name is empty", _JSON_HINT)
         value = item.get("value")
+        if value is not None and not value.strip():
+            raise self.error(
+                brace_index,
+                'the "value" is empty',
+                'leave "value" out to use the annotated text as the value, or give the value',
+            )
         return Entity(
             start=start,
             end=end,

@@ -17,16 +17,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
 
 from intently.errors import TrainingDataError
+from intently.yaml_utils import BOOL_TAG, MERGE_TAG, NULL_TAG, STR_TAG, construct, mapping_pairs
 
 logger = logging.getLogger("intently.training_data.reader")
-
-STR_TAG = "tag:yaml.org,2002:str"
-NULL_TAG = "tag:yaml.org,2002:null"
-BOOL_TAG = "tag:yaml.org,2002:bool"
-MERGE_TAG = "tag:yaml.org,2002:merge"
 
 _TYPE_NAMES = {
     STR_TAG: "a string",
@@ -98,10 +93,11 @@ class NodeContext:
         """``(key, key_node, value_node)`` of a mapping node; keys must be unique scalars."""
         if not isinstance(node, yaml.MappingNode):
             raise self.error(node, f"{what} must be a mapping (key: value), not {describe(node)}", hint)
-        pairs = node.value
-        if any(key.tag == MERGE_TAG for key, _ in pairs):
-            SafeConstructor().flatten_mapping(node)
-            pairs = node.value
+
+        def error(at: yaml.Node, message: str, problem_hint: str | None) -> TrainingDataError:
+            return self.error(at, f"{message} in {what}", problem_hint or hint)
+
+        pairs = mapping_pairs(node, error) if any(k.tag == MERGE_TAG for k, _ in node.value) else node.value
         items: list[tuple[str, yaml.Node, yaml.Node]] = []
         seen: set[str] = set()
         for key_node, value_node in pairs:
@@ -148,18 +144,11 @@ class NodeContext:
         return bool(self.to_python(node))
 
     def to_python(self, node: yaml.Node) -> Any:
-        """The Python value of a node (as ``yaml.safe_load`` would build it)."""
-        try:
-            return SafeConstructor().construct_document(node)
-        except ConstructorError as error:
-            mark = error.problem_mark or node.start_mark
-            raise TrainingDataError(
-                f"invalid YAML value: {error.problem}",
-                file=self.file,
-                line=mark.line + 1,
-                column=mark.column + 1,
-                hint="only plain YAML values (text, numbers, lists, mappings) are allowed",
-            ) from error
+        """The Python value of a node: text-keyed dicts, lists, text, numbers, booleans, None.
+
+        The rules are :mod:`intently.yaml_utils`'s (YAML 1.2 core schema; merge keys resolved).
+        """
+        return construct(node, self.file, TrainingDataError)
 
     # --- positions ---------------------------------------------------------------------
 

@@ -289,7 +289,8 @@ class _Reader:
         intent_metadata: dict[str, Any] = {}
         if not is_null(values.get("metadata")):
             intent_metadata = self._metadata(values["metadata"], f"the metadata of intent '{name}'")
-            self.data.intent_metadata.setdefault(name, {}).update(intent_metadata)
+            if intent_metadata:
+                self.data.intent_metadata.setdefault(name, {}).update(intent_metadata)
         examples = values.get("examples")
         before = len(self.data.training_examples)
         source_line = item.start_mark.line + 1

@@ -12,7 +12,14 @@ stories and rules):
   intent-level ``metadata:``) is written in the extended ``- text: ...`` form;
 * consecutive examples of one intent form one block, so the order of the
   examples is kept;
-* literal brackets in texts are escaped as ``\\[`` and ``\\]``.
+* literal brackets in texts are escaped as ``\\[`` and ``\\]``;
+* a text with a character a literal block cannot hold as it is (a tab, a
+  control character, or a line break other than ``\\n`` such as U+2028,
+  which YAML would read as the end of a line) is written in double quotes
+  with escapes: examples in the extended ``- text: "..."`` form, synonym,
+  regex and lookup lines as a YAML list of quoted strings;
+* synonyms that the annotated examples already imply (``[NYC](city:New
+  York)``) are not written again as ``synonym:`` items.
 """
 
 from __future__ import annotations
@@ -25,17 +32,22 @@ from os import PathLike
 from typing import Any
 
 import yaml
+
 from intently.errors import TrainingDataError
 from intently.fileio import atomic_write_text
 from intently.message import Entity, Message
 from intently.training_data.entities import escape_text
 from intently.training_data.model import Story, StoryStep, TrainingData
 from intently.training_data.reader import LATEST_VERSION
+from intently.yaml_utils import SafeDumper
 
 logger = logging.getLogger(__name__)
 
 _SHORT_FORM_FORBIDDEN = frozenset("()[]{}:\\\n")
 _KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+")
+# Characters that cannot stand as they are in a literal block: YAML's other
+# line breaks (U+0085, U+2028, U+2029, CR), tabs, controls, the BOM, surrogates.
+_NOT_IN_BLOCK = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 
 # --- YAML emission -------------------------------------------------------------------------
@@ -49,12 +61,21 @@ class _Quoted(str):
     """A string written in double quotes."""
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """The safe dumper with literal blocks for multi-line strings."""
+class _Dumper(SafeDumper):  # type: ignore[misc, valid-type]
+    """The safe dumper (quoting what YAML 1.1 or 1.2 would not read as text) with literal blocks."""
+
+
+def _block_safe(text: str) -> bool:
+    """True if ``text`` can stand in a literal block as it is (``\\n`` aside)."""
+    return _NOT_IN_BLOCK.search(text) is None
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
+    style: str | None = None
+    if not _block_safe(value):
+        style = '"'
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -232,7 +253,7 @@ def _intent_item(label: str, run: list[Message], intent_metadata: dict[str, Any]
     item: dict[str, Any] = {"intent": label}
     if intent_metadata:
         item["metadata"] = intent_metadata
-    if any(own_metadata) or any("\n" in text for text in texts):
+    if any(own_metadata) or any("\n" in text or not _block_safe(text) for text in texts):
         extended = []
         for text, metadata in zip(texts, own_metadata):
             example: dict[str, Any] = {"text": text}
@@ -245,14 +266,29 @@ def _intent_item(label: str, run: list[Message], intent_metadata: dict[str, Any]
     return item
 
 
-def _block(lines: list[str]) -> _Literal:
-    return _Literal("".join(f"- {line}\n" for line in lines))
+def _block(lines: list[str]) -> _Literal | list[_Quoted]:
+    """``- line`` rows in a literal block, or a list of quoted strings if a line cannot stand in one."""
+    if all(_block_safe(line) and "\n" not in line for line in lines):
+        return _Literal("".join(f"- {line}\n" for line in lines))
+    return [_Quoted(line) for line in lines]
+
+
+def _implied_synonyms(data: TrainingData) -> dict[str, str]:
+    """The synonyms that reading the written examples adds by itself (as the reader derives them)."""
+    implied: dict[str, str] = {}
+    for message in data.training_examples:
+        for entity in message.entities:
+            span = message.text[entity.start : entity.end]
+            if isinstance(entity.value, str) and span != entity.value and span.lower() != entity.value:
+                implied[span.lower()] = entity.value
+    return implied
 
 
 def _synonym_items(data: TrainingData) -> list[dict[str, Any]]:
+    implied = _implied_synonyms(data)
     by_value: dict[str, list[str]] = {}
     for text, value in data.entity_synonyms.items():
-        if text != value:
+        if text != value and implied.get(text) != value:
             by_value.setdefault(value, []).append(text)
     return [{"synonym": value, "examples": _block(texts)} for value, texts in by_value.items()]
 
