@@ -12,7 +12,9 @@ that a damaged or foreign file becomes one clear :class:`ComponentError`::
         instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
 
 Arrays go into one ``.npz`` with :func:`save_arrays` / :func:`load_arrays`
-(never pickled). Arrays that are mostly zeros (the randomly connected layers
+(never pickled). A component that knows every array's dtype and shape from
+its metadata reads them with :func:`load_expected_arrays`, which checks each
+member's header against them before it reads a byte of data. Arrays that are mostly zeros (the randomly connected layers
 keep about a fifth of their weights) are stored as a bitmap of the nonzero
 positions and the nonzero values: an archive then unpacks a third of the
 bytes, which is most of a model's load time.
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,12 +117,73 @@ def load_arrays(model_dir: Path, file_name: object) -> dict[str, np.ndarray]:
     return arrays
 
 
+#: Largest ``.npy`` header read (numpy's own default limit).
+_MAX_NPY_HEADER = 10_000
+
+
+def load_expected_arrays(
+    model_dir: Path, file_name: object, expected: Mapping[str, tuple[np.dtype, tuple[int, ...]]]
+) -> dict[str, np.ndarray]:
+    """Read an uncompressed ``.npz`` (``np.savez``) holding exactly the arrays of ``expected``.
+
+    ``expected`` maps each array's name to its dtype and shape, known from the
+    component's metadata. Every member's ``.npy`` header is checked against
+    them, and its length against theirs, before its data is read, so a
+    damaged or hostile file cannot make this allocate more than the arrays
+    expected (nor unpickle anything). The arrays returned are read-only.
+
+    Raises:
+        ValueError: a name is not plain, a member is missing, extra, compressed
+            or does not match ``expected`` (``zipfile.BadZipFile`` and ``EOFError``
+            for a damaged zip: catch them too, :func:`reading_state` does).
+        OSError: the file cannot be read.
+    """
+    if not isinstance(file_name, str) or not file_name or Path(file_name).name != file_name:
+        raise ValueError(f"file name {file_name!r} is not a plain name")
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(Path(model_dir) / file_name) as archive:
+        members = archive.infolist()
+        names = [info.filename for info in members]
+        wanted = {f"{key}.npy" for key in expected}
+        if len(set(names)) != len(names) or set(names) != wanted:
+            raise ValueError(f"the arrays are {sorted(names)}, expected {sorted(wanted)}")
+        for info in members:
+            key = info.filename[: -len(".npy")]
+            dtype, shape = np.dtype(expected[key][0]), tuple(expected[key][1])
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"array {key!r} is compressed")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    header = np.lib.format.read_array_header_1_0(member, max_header_size=_MAX_NPY_HEADER)
+                elif version == (2, 0):
+                    header = np.lib.format.read_array_header_2_0(member, max_header_size=_MAX_NPY_HEADER)
+                else:
+                    raise ValueError(f"array {key!r} has an unknown .npy version {version}")
+                found_shape, fortran, found_dtype = header
+                if found_dtype != dtype or tuple(found_shape) != shape or fortran:
+                    raise ValueError(
+                        f"array {key!r} is {found_dtype}{list(found_shape)}, expected {dtype}{list(shape)}"
+                    )
+                size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if info.file_size != member.tell() + size:
+                    raise ValueError(f"array {key!r} is {info.file_size} bytes, its header says otherwise")
+                data = member.read(size)
+                if len(data) != size:
+                    raise ValueError(f"array {key!r} is truncated")
+            arrays[key] = np.frombuffer(data, dtype=dtype).reshape(shape)
+    return arrays
+
+
 @contextlib.contextmanager
 def reading_state(component: Component, what: object) -> Iterator[None]:
     """Turn any error while reading ``what`` into a ComponentError naming the component."""
     try:
         yield
-    except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError) as error:
+    except (
+        OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+        zipfile.BadZipFile, EOFError, RecursionError,
+    ) as error:
         raise ComponentError(
             f"{component.unique_name}: cannot read {what}: {error}",
             hint="the model is damaged or was written by another version: train it again",
