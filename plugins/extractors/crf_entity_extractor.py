@@ -1,7 +1,7 @@
 """``CRFEntityExtractor``: entities with conditional random fields, Rasa 3.x-compatible.
 
-A linear-chain CRF (crfsuite, through python-crfsuite, the engine of
-sklearn-crfsuite; L-BFGS with L1 and L2 penalties, every transition between
+A linear-chain CRF (trained by crfsuite, through python-crfsuite, the engine
+of sklearn-crfsuite; L-BFGS with L1 and L2 penalties, every transition between
 labels allowed: what Rasa's ``sklearn_crfsuite.CRF`` does) labels every token
 with a BILOU tag; :mod:`~intently.plugins.extractors.bilou` turns the tags into
 entities.
@@ -72,10 +72,19 @@ same model files, byte for byte.
 again on the full data: a CRF trains in seconds, and so new entity types,
 roles and groups are learnt like the old ones.
 
-**Persistence**: one crfsuite model file per CRF, in crfsuite's own binary
-format (``<name>.entity.crfsuite``, ``.role.``, ``.group.``), and JSON
-metadata. Loading opens them with python-crfsuite's ``Tagger``; nothing is
-unpickled.
+**Persistence** (format 2): crfsuite trains, and its model file is read
+right away by :mod:`.crfsuite_reader` (pure Python); only the weights are
+kept (:class:`~intently.plugins.extractors.crf_model.LinearChainCRF`):
+``<name>.crf.json`` (per CRF its labels, attribute vocabulary and number of
+state weights) and ``<name>.crf.npz`` (per CRF the sparse state weights and
+the transition matrix). Loading checks every array's dtype and shape against
+the JSON before reading it, then every index and weight; parsing decodes in
+numpy (Viterbi and forward-backward, :mod:`intently.plugins.linear_chain`)
+with results equal to crfsuite's, and never imports python-crfsuite.
+Archives written before (format 1: one crfsuite model file per CRF,
+``<name>.entity.crfsuite``, ``.role.``, ``.group.``) are converted on load by
+the same bounds-checked reader; their bytes never reach crfsuite's C reader,
+which trusts its input. Nothing is unpickled.
 
 Where this differs from Rasa 3.6, on purpose:
 

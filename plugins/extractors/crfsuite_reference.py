@@ -4,7 +4,7 @@ Used by the tests and ``benchmarks/crf_parity.py`` only, never to parse: it
 hands model bytes to crfsuite's C reader, which is safe only for bytes that
 this process has just trained. :func:`recording_crfsuite_models` keeps the
 crfsuite model files written while it is active (what the extractor reads its
-weights from), :func:`crfsuite_tag` tags with python-crfsuite as the
+weights from), :class:`CrfsuiteTagger` tags with python-crfsuite as the
 extractor did before it decoded in numpy.
 """
 
@@ -41,30 +41,43 @@ def recording_crfsuite_models() -> Iterator[list[tuple[Any, bytes]]]:
         CRFEntityExtractor._fit = original  # type: ignore[method-assign]
 
 
+class CrfsuiteTagger:
+    """python-crfsuite's Tagger opened once on model bytes this process trained."""
+
+    def __init__(self, model: bytes) -> None:
+        import pycrfsuite
+
+        self.model = model  # the tagger reads this buffer without copying it
+        self.tagger = pycrfsuite.Tagger()
+        self.tagger.open_inmemory(model)
+        labels = list(self.tagger.labels())
+        self.same_kind = {
+            label: [other for other in labels if bilou.tag_without_prefix(other) == bilou.tag_without_prefix(label)]
+            for label in labels
+        }
+
+    def tag(
+        self, sequences: Sequence[Sequence[Mapping[str, Any]]], *, bilou_flag: bool
+    ) -> list[tuple[list[str], list[float]]]:
+        """Tags (Viterbi) and confidences (marginals, Rasa's rule) as CRFEntityExtractor computed them before."""
+        tagger, result = self.tagger, []
+        for sequence in sequences:
+            if not sequence:
+                result.append(([], []))
+                continue
+            tagger.set(sequence)
+            tags = list(tagger.tag())
+            marginal = tagger.marginal
+            if bilou_flag:
+                confidences = [sum(marginal(label, i) for label in self.same_kind[tag]) for i, tag in enumerate(tags)]
+            else:
+                confidences = [marginal(tag, i) for i, tag in enumerate(tags)]
+            result.append((tags, [min(1.0, max(0.0, c)) for c in confidences]))
+        return result
+
+
 def crfsuite_tag(
     model: bytes, sequences: Sequence[Sequence[Mapping[str, Any]]], *, bilou_flag: bool
 ) -> list[tuple[list[str], list[float]]]:
-    """Tags and confidences of every sequence from python-crfsuite's Tagger (Viterbi and marginals)."""
-    import pycrfsuite
-
-    tagger = pycrfsuite.Tagger()
-    tagger.open_inmemory(model)
-    labels = list(tagger.labels())
-    same_kind = {
-        label: [other for other in labels if bilou.tag_without_prefix(other) == bilou.tag_without_prefix(label)]
-        for label in labels
-    }
-    result = []
-    for sequence in sequences:
-        if not sequence:
-            result.append(([], []))
-            continue
-        tagger.set(sequence)
-        tags = list(tagger.tag())
-        if bilou_flag:
-            confidences = [sum(tagger.marginal(label, i) for label in same_kind[tag]) for i, tag in enumerate(tags)]
-        else:
-            confidences = [tagger.marginal(tag, i) for i, tag in enumerate(tags)]
-        result.append((tags, [min(1.0, max(0.0, c)) for c in confidences]))
-    tagger.close()
-    return result
+    """Tags and confidences of every sequence from python-crfsuite's Tagger (see :class:`CrfsuiteTagger`)."""
+    return CrfsuiteTagger(model).tag(sequences, bilou_flag=bilou_flag)
