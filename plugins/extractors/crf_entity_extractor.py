@@ -128,6 +128,7 @@ from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SEQUENCE, collect_features, feature_origins
 from intently.message import Entity, Message, Token
 from intently.persistence import load_expected_arrays, load_json_state, reading_state, save_json_state
+from intently.plugins.classifiers.diet.blas_threads import one_blas_thread
 from intently.plugins.extractors import bilou
 from intently.plugins.extractors.crf_model import LinearChainCRF
 from intently.plugins.extractors.crfsuite_reader import read_crfsuite_model
@@ -571,7 +572,9 @@ class CRFEntityExtractor(Component):
                 inputs = sequences
             else:
                 inputs = [self._with_entity_tags(s, t) for s, t in zip(sequences, raw_entity_tags)]
-            predictions = crf.tag(inputs, bilou_flag=self.bilou_flag)
+            # Small products (a message's labels x labels): BLAS threads only spin (see blas_threads).
+            with one_blas_thread():
+                predictions = crf.tag(inputs, bilou_flag=self.bilou_flag)
             if name == ENTITY:
                 raw_entity_tags = [predicted for predicted, _ in predictions]
             for index, (predicted, scores) in enumerate(predictions):
