@@ -14,7 +14,10 @@ that a damaged or foreign file becomes one clear :class:`ComponentError`::
 Arrays go into one ``.npz`` with :func:`save_arrays` / :func:`load_arrays`
 (never pickled; every array's header is checked against the file and the
 archive limits before anything is allocated, see :mod:`intently.safe_arrays`).
-JSON state is read with the nesting-depth limit of :mod:`intently.limits`. Arrays that are mostly zeros (the randomly connected layers
+A component that knows every array's dtype and shape from its metadata reads
+them with :func:`load_expected_arrays`, which also checks each member against
+them. JSON state is read with the nesting-depth limit of
+:mod:`intently.limits`. Arrays that are mostly zeros (the randomly connected layers
 keep about a fifth of their weights) are stored as a bitmap of the nonzero
 positions and the nonzero values: an archive then unpacks a third of the
 bytes, which is most of a model's load time.
@@ -25,7 +28,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,12 +134,46 @@ def load_arrays(model_dir: Path, file_name: object) -> dict[str, np.ndarray]:
     return arrays
 
 
+def load_expected_arrays(
+    model_dir: Path, file_name: object, expected: Mapping[str, tuple[np.dtype, tuple[int, ...]]]
+) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` holding exactly the arrays of ``expected``, each of its dtype and shape.
+
+    ``expected`` maps each array's name to its dtype and shape, known from the
+    component's metadata. The file is read with :func:`~intently.safe_arrays.read_npz`
+    (headers checked against the member lengths and the archive limits before
+    anything is allocated, never unpickled); then every array must be the one
+    expected, so a damaged file cannot hand the component arrays it would index
+    out of bounds.
+
+    Raises:
+        ArchiveLimitError: an array larger than the limits allow.
+        ValueError: a name is not plain, an array is missing, extra, or not of
+            the expected dtype and shape.
+        OSError: the file cannot be read.
+    """
+    if not isinstance(file_name, str) or not file_name or Path(file_name).name != file_name:
+        raise ValueError(f"file name {file_name!r} is not a plain name")
+    arrays = read_npz(Path(model_dir) / file_name, current_limits())
+    if set(arrays) != set(expected):
+        raise ValueError(f"the arrays are {sorted(arrays)}, expected {sorted(expected)}")
+    for key, array in arrays.items():
+        dtype, shape = np.dtype(expected[key][0]), tuple(expected[key][1])
+        if array.dtype != dtype or array.shape != shape:
+            raise ValueError(f"array {key!r} is {array.dtype}{list(array.shape)}, expected {dtype}{list(shape)}")
+        array.flags.writeable = False
+    return arrays
+
+
 @contextlib.contextmanager
 def reading_state(component: Component, what: object) -> Iterator[None]:
     """Turn any error while reading ``what`` into a ComponentError naming the component."""
     try:
         yield
-    except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError) as error:
+    except (
+        OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+        zipfile.BadZipFile, EOFError, RecursionError,
+    ) as error:
         raise ComponentError(
             f"{component.unique_name}: cannot read {what}: {error}",
             hint="the model is damaged or was written by another version: train it again",

@@ -14,6 +14,7 @@ from intently.features import attach_features
 from intently.message import Entity, Message
 from intently.plugins.extractors.crf_entity_extractor import (
     DEFAULT_FEATURES,
+    FORMAT_VERSION,
     CRFEntityExtractor,
 )
 from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
@@ -208,7 +209,7 @@ def test_no_entities_in_training_data(caplog):
     assert "no entity annotations" in caplog.text
     (message,) = parse(extractor, ["hello Berlin"])
     assert message.entities == []
-    assert extractor.persist("crf", _folder()) == {"format": 1, "trained": False}
+    assert extractor.persist("crf", _folder()) == {"format": FORMAT_VERSION, "trained": False}
 
 
 def _folder():
@@ -433,10 +434,12 @@ def test_persist_and_load_give_identical_predictions(tmp_path):
     loaded = persist_and_load(extractor, tmp_path)
     assert [m.to_parse_dict() for m in parse(loaded, texts)] == before
     files = sorted(p.name for p in (tmp_path / extractor.unique_name).iterdir())
-    assert files == [f"{extractor.unique_name}.{name}.crfsuite" for name in ("entity", "group", "role")]
+    assert files == [f"{extractor.unique_name}.crf.json", f"{extractor.unique_name}.crf.npz"]
     for name in files:
         assert not name.endswith(PICKLE_SUFFIXES)
-        assert (tmp_path / extractor.unique_name / name).read_bytes()[:4] == b"lCRF"
+    with np.load(tmp_path / extractor.unique_name / files[1], allow_pickle=False) as arrays:
+        assert {key.split(".")[0] for key in arrays.files} == {"entity", "role", "group"}
+        assert all(arrays[key].dtype != object for key in arrays.files)
     assert loaded.comma_entities == extractor.comma_entities
 
 
@@ -446,20 +449,26 @@ def test_load_rejects_damaged_or_unsafe_files(tmp_path):
     folder.mkdir()
     meta = extractor.persist("crf", folder)
     entry = {"name": "CRFEntityExtractor", "unique_name": "crf", "config": extractor.config, "meta": meta}
-    (folder / "crf.entity.crfsuite").write_bytes(b"not a model at all, just some bytes" * 3)
+    good = (folder / "crf.crf.npz").read_bytes()
+    (folder / "crf.crf.npz").write_bytes(b"not a model at all, just some bytes" * 3)
     with pytest.raises(ComponentError):
         CRFEntityExtractor.load(entry, folder)
-    unsafe = copy.deepcopy(entry)
-    unsafe["meta"]["taggers"][0]["file"] = "../crf.entity.crfsuite"
-    with pytest.raises(ComponentError):
-        CRFEntityExtractor.load(unsafe, folder)
+    (folder / "crf.crf.npz").write_bytes(good)
+    for key in ("weights", "state"):
+        unsafe = copy.deepcopy(entry)
+        unsafe["meta"][key] = f"../{meta[key]}"
+        with pytest.raises(ComponentError):
+            CRFEntityExtractor.load(unsafe, folder)
 
 
 def test_training_is_deterministic():
     first = trained(travel_data())
     second = trained(travel_data())
-    for name in first.taggers:
-        assert first.taggers[name].model == second.taggers[name].model
+    assert list(first.taggers) == list(second.taggers)
+    for name, crf in first.taggers.items():
+        assert crf.spec() == second.taggers[name].spec()
+        for key, array in crf.arrays(name).items():
+            assert array.tobytes() == second.taggers[name].arrays(name)[key].tobytes()
     texts = ["fly from Vienna to Oslo", "a small pizza and a large salad"]
     assert [m.to_parse_dict() for m in parse(first, texts)] == [m.to_parse_dict() for m in parse(second, texts)]
 
@@ -530,10 +539,11 @@ def test_truncated_model_files_are_refused(tmp_path):
     folder.mkdir()
     meta = extractor.persist("crf", folder)
     entry = {"name": "CRFEntityExtractor", "unique_name": "crf", "config": extractor.config, "meta": meta}
-    path = folder / "crf.entity.crfsuite"
-    model = path.read_bytes()
-    path.write_bytes(model[: len(model) // 2])
-    with pytest.raises(ComponentError, match="truncated or damaged"):
-        CRFEntityExtractor.load(entry, folder)
-    path.write_bytes(model)
+    for name in (meta["weights"], meta["state"]):
+        path = folder / name
+        model = path.read_bytes()
+        path.write_bytes(model[: len(model) // 2])
+        with pytest.raises(ComponentError, match="cannot read"):
+            CRFEntityExtractor.load(entry, folder)
+        path.write_bytes(model)
     assert CRFEntityExtractor.load(entry, folder).taggers["entity"].labels == extractor.taggers["entity"].labels

@@ -1,7 +1,7 @@
 """``CRFEntityExtractor``: entities with conditional random fields, Rasa 3.x-compatible.
 
-A linear-chain CRF (crfsuite, through python-crfsuite, the engine of
-sklearn-crfsuite; L-BFGS with L1 and L2 penalties, every transition between
+A linear-chain CRF (trained by crfsuite, through python-crfsuite, the engine
+of sklearn-crfsuite; L-BFGS with L1 and L2 penalties, every transition between
 labels allowed: what Rasa's ``sklearn_crfsuite.CRF`` does) labels every token
 with a BILOU tag; :mod:`~intently.plugins.extractors.bilou` turns the tags into
 entities.
@@ -72,10 +72,19 @@ same model files, byte for byte.
 again on the full data: a CRF trains in seconds, and so new entity types,
 roles and groups are learnt like the old ones.
 
-**Persistence**: one crfsuite model file per CRF, in crfsuite's own binary
-format (``<name>.entity.crfsuite``, ``.role.``, ``.group.``), and JSON
-metadata. Loading opens them with python-crfsuite's ``Tagger``; nothing is
-unpickled.
+**Persistence** (format 2): crfsuite trains, and its model file is read
+right away by :mod:`.crfsuite_reader` (pure Python); only the weights are
+kept (:class:`~intently.plugins.extractors.crf_model.LinearChainCRF`):
+``<name>.crf.json`` (per CRF its labels, attribute vocabulary and number of
+state weights) and ``<name>.crf.npz`` (per CRF the sparse state weights and
+the transition matrix). Loading checks every array's dtype and shape against
+the JSON before reading it, then every index and weight; parsing decodes in
+numpy (Viterbi and forward-backward, :mod:`intently.plugins.linear_chain`)
+with results equal to crfsuite's, and never imports python-crfsuite.
+Archives written before (format 1: one crfsuite model file per CRF,
+``<name>.entity.crfsuite``, ``.role.``, ``.group.``) are converted on load by
+the same bounds-checked reader; their bytes never reach crfsuite's C reader,
+which trusts its input. Nothing is unpickled.
 
 Where this differs from Rasa 3.6, on purpose:
 
@@ -108,7 +117,6 @@ Where this differs from Rasa 3.6, on purpose:
 from __future__ import annotations
 
 import logging
-import struct
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -119,7 +127,11 @@ from intently.component import ENTITIES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SEQUENCE, collect_features, feature_origins
 from intently.message import Entity, Message, Token
+from intently.persistence import load_expected_arrays, load_json_state, reading_state, save_json_state
+from intently.plugins.classifiers.diet.blas_threads import one_blas_thread
 from intently.plugins.extractors import bilou
+from intently.plugins.extractors.crf_model import LinearChainCRF
+from intently.plugins.extractors.crfsuite_reader import read_crfsuite_model
 from intently.plugins.extractors.bilou import ENTITY, GROUP, NO_ENTITY_TAG, ROLE
 from intently.progress import ProgressBar
 
@@ -129,8 +141,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: the CRFs in intently's own format (JSON and .npz); 1: crfsuite model files, converted on load.
+FORMAT_VERSION = 2
+CRFSUITE_FORMAT = 1
 MODEL_SUFFIX = ".crfsuite"
+#: Messages decoded together (bounds the memory of a large ``process`` batch).
+PARSE_CHUNK = 256
 #: Token feature rows kept in the cache of static features before it is emptied.
 CACHE_LIMIT = 100_000
 #: How many misaligned-annotation warnings are logged one by one.
@@ -185,64 +201,6 @@ class _Window:
         self.entity_keys = [(offset, f"{prefix}:entity") for offset, prefix, _, _ in self.positions]
 
 
-#: crfsuite's model header: magic, size, type, version, 3 counts, 5 chunk offsets.
-_HEADER = struct.Struct("<4sI4sIIIIIIIII")
-
-
-def _check_model_header(name: str, model: bytes) -> None:
-    """Refuse bytes that are not a whole crfsuite CRF model.
-
-    crfsuite's C reader trusts the sizes and offsets in the file; checking
-    them first turns a truncated or damaged file into a clear error instead
-    of a crash.
-    """
-    if len(model) <= _HEADER.size:
-        raise ValueError(f"the {name} model file is too short")
-    magic, size, kind, _, _, _, _, *offsets = _HEADER.unpack_from(model)
-    if magic != b"lCRF" or kind != b"FOMC":
-        raise ValueError(f"the {name} model is not a crfsuite CRF model file")
-    if size != len(model) or not all(_HEADER.size <= offset < size for offset in offsets):
-        raise ValueError(f"the {name} model file is truncated or damaged")
-
-
-class _Tagger:
-    """One trained CRF: its crfsuite model bytes and an open python-crfsuite Tagger."""
-
-    def __init__(self, name: str, model: bytes) -> None:
-        import pycrfsuite
-
-        _check_model_header(name, model)
-        self.name = name
-        # The tagger reads the model from this buffer without copying it: keep it.
-        self.model = model
-        self.tagger = pycrfsuite.Tagger()
-        self.tagger.open_inmemory(model)
-        self.labels: list[str] = list(self.tagger.labels())
-        # The labels of each label's entity type (B-/I-/L-/U- of one type), in model order.
-        kinds: dict[str, list[str]] = {}
-        for label in self.labels:
-            kinds.setdefault(bilou.tag_without_prefix(label), []).append(label)
-        self._same_kind = {label: kinds[bilou.tag_without_prefix(label)] for label in self.labels}
-
-    def predict(self, sequence: list[dict[str, Any]], *, bilou_flag: bool) -> tuple[list[str], list[float]]:
-        """The most likely tag sequence (Viterbi) and each tag's confidence.
-
-        A tag's confidence is its marginal probability; with BILOU tags the
-        summed marginal probability of the B/I/L/U tags of its entity type
-        (Rasa's rule).
-        """
-        tagger = self.tagger
-        tagger.set(sequence)
-        tags = list(tagger.tag())
-        marginal = tagger.marginal
-        if bilou_flag:
-            same_kind = self._same_kind
-            confidences = [sum(marginal(label, i) for label in same_kind[tag]) for i, tag in enumerate(tags)]
-        else:
-            confidences = [marginal(tag, i) for i, tag in enumerate(tags)]
-        return tags, [min(1.0, max(0.0, c)) for c in confidences]
-
-
 class CRFEntityExtractor(Component):
     """Entity extractor: a linear-chain CRF over lexical token features (Rasa's CRFEntityExtractor).
 
@@ -270,7 +228,7 @@ class CRFEntityExtractor(Component):
         self.split_entities = bilou.split_entities_config(self.config["split_entities_by_comma"])
         self.window = _Window(self.config["features"])
         #: The trained CRFs, in order: entity, then role and group when trained.
-        self.taggers: dict[str, _Tagger] = {}
+        self.taggers: dict[str, LinearChainCRF] = {}
         self._static_cache: dict[str, list[_Items]] = {}
         self._warned_untrained = False
         self._warned_dense: set[str] = set()
@@ -488,7 +446,8 @@ class CRFEntityExtractor(Component):
                 inputs = sequences
             else:
                 inputs = [self._with_entity_tags(s, tags) for s, tags in zip(sequences, labels[ENTITY])]
-            self.taggers[name] = _Tagger(name, self._fit(inputs, labels[name]))
+            # crfsuite trains; its model file is read by our own reader, and only the weights are kept.
+            self.taggers[name] = LinearChainCRF.from_crfsuite(read_crfsuite_model(self._fit(inputs, labels[name])))
             logger.info(
                 "%s: trained the %s CRF on %d examples (%d labels)",
                 self.unique_name,
@@ -589,56 +548,76 @@ class CRFEntityExtractor(Component):
                 self._warned_untrained = True
             return
         dense = self._dense_rows(messages)
-        for message, rows in zip(messages, dense):
-            tokens = message.tokens
-            if not tokens:
-                continue
-            message.entities.extend(self.extract(message, rows))
+        tokenized = [(message, rows) for message, rows in zip(messages, dense) if message.tokens]
+        for first in range(0, len(tokenized), PARSE_CHUNK):
+            chunk = tokenized[first : first + PARSE_CHUNK]
+            found = self._extract_all([m for m, _ in chunk], [rows for _, rows in chunk])
+            for (message, _), entities in zip(chunk, found):
+                message.entities.extend(entities)
 
     def extract(self, message: Message, dense: np.ndarray | None = None) -> list[Entity]:
         """The entities of one tokenized message (``dense``: its dense token features)."""
-        tokens = message.tokens or []
-        if not tokens or ENTITY not in self.taggers:
+        if not message.tokens or ENTITY not in self.taggers:
             return []
-        sequence = self.sequence_features(tokens, dense)
-        tags: dict[str, list[str]] = {}
-        confidences: dict[str, list[float]] = {}
-        raw_entity_tags: list[str] = []
-        for name, tagger in self.taggers.items():
-            inputs = sequence if name == ENTITY else self._with_entity_tags(sequence, raw_entity_tags)
-            predicted, scores = tagger.predict(inputs, bilou_flag=self.bilou_flag)
+        return self._extract_all([message], [dense])[0]
+
+    def _extract_all(self, messages: Sequence[Message], dense: Sequence[np.ndarray | None]) -> list[list[Entity]]:
+        """The entities of tokenized messages, their CRFs decoded for all of them at once."""
+        sequences = [self.sequence_features(m.tokens or [], rows) for m, rows in zip(messages, dense)]
+        tags: list[dict[str, list[str]]] = [{} for _ in messages]
+        confidences: list[dict[str, list[float]]] = [{} for _ in messages]
+        raw_entity_tags: list[list[str]] = []
+        for name, crf in self.taggers.items():
             if name == ENTITY:
-                raw_entity_tags = predicted
-            if self.bilou_flag:
-                predicted, scores = bilou.ensure_consistent_bilou_tagging(predicted, scores)
-            tags[name] = predicted
-            confidences[name] = scores
-        return bilou.entities_from_tags(
-            message.text,
-            tokens,
-            tags,
-            confidences,
-            self.split_entities,
-            bilou=self.bilou_flag,
-            extractor=self.component_name(),
-        )
+                inputs = sequences
+            else:
+                inputs = [self._with_entity_tags(s, t) for s, t in zip(sequences, raw_entity_tags)]
+            # Small products (a message's labels x labels): BLAS threads only spin (see blas_threads).
+            with one_blas_thread():
+                predictions = crf.tag(inputs, bilou_flag=self.bilou_flag)
+            if name == ENTITY:
+                raw_entity_tags = [predicted for predicted, _ in predictions]
+            for index, (predicted, scores) in enumerate(predictions):
+                if self.bilou_flag:
+                    predicted, scores = bilou.ensure_consistent_bilou_tagging(predicted, scores)
+                tags[index][name] = predicted
+                confidences[index][name] = scores
+        return [
+            bilou.entities_from_tags(
+                message.text,
+                message.tokens or [],
+                tags[index],
+                confidences[index],
+                self.split_entities,
+                bilou=self.bilou_flag,
+                extractor=self.component_name(),
+            )
+            for index, message in enumerate(messages)
+        ]
 
     # --- persistence ----------------------------------------------------------------------------
 
     def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
-        """Write one crfsuite model file per CRF; return the file names and labels."""
+        """Write the CRFs: labels and attributes as JSON, weights as one ``.npz`` (no pickle)."""
         if not self.taggers:
             return {"format": FORMAT_VERSION, "trained": False}
         model_dir = Path(model_dir)
-        taggers = []
-        for name, tagger in self.taggers.items():
-            file = f"{file_name}.{name}{MODEL_SUFFIX}"
-            (model_dir / file).write_bytes(tagger.model)
-            taggers.append({"name": name, "file": file, "labels": list(tagger.labels)})
+        state = save_json_state(
+            model_dir,
+            f"{file_name}.crf.json",
+            {"taggers": [{"name": name, **crf.spec()} for name, crf in self.taggers.items()]},
+            FORMAT_VERSION,
+        )
+        arrays: dict[str, np.ndarray] = {}
+        for name, crf in self.taggers.items():
+            arrays.update(crf.arrays(name))
+        weights = f"{file_name}.crf.npz"
+        np.savez(model_dir / weights, **arrays)
         return {
             "format": FORMAT_VERSION,
             "trained": True,
-            "taggers": taggers,
+            "state": state,
+            "weights": weights,
             "comma_entities": list(self.comma_entities),
         }
 
@@ -651,37 +630,36 @@ class CRFEntityExtractor(Component):
         finetune: bool = False,
         **context: Any,
     ) -> CRFEntityExtractor:
-        """Open the persisted crfsuite models (no pickle)."""
+        """Read the persisted CRFs, checking every array against the JSON (no pickle, no crfsuite).
+
+        Models written before format 2 (crfsuite model files) are converted by
+        :mod:`.crfsuite_reader`, a bounds-checked reader that never hands the
+        bytes to crfsuite.
+        """
         instance = super().load(meta, model_dir, finetune=finetune, **context)
         assert isinstance(instance, cls)
         state = meta.get("meta") or {}
-        if not state.get("trained"):
+        if not isinstance(state, Mapping) or not state.get("trained"):
             return instance
         model_dir = Path(model_dir)
-        try:
-            if state.get("format") != FORMAT_VERSION:
-                raise ValueError(f"unknown format {state.get('format')!r}")
-            for entry in state["taggers"]:
-                name, file = entry["name"], entry["file"]
-                if name not in (ENTITY, ROLE, GROUP):
-                    raise ValueError(f"unknown CRF {name!r}")
-                if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
-                    raise ValueError(f"file name {file!r} is not a plain name")
-                tagger = _Tagger(name, (model_dir / file).read_bytes())
-                if tagger.labels != list(entry["labels"]):
-                    raise ValueError(f"the {name} model's labels differ from the metadata")
-                instance.taggers[name] = tagger
+        with reading_state(instance, "its model files"):
+            if state.get("format") == FORMAT_VERSION:
+                instance.taggers = _load_crfs(model_dir, state)
+            elif state.get("format") == CRFSUITE_FORMAT:
+                instance.taggers = _convert_crfsuite_files(model_dir, state)
+                logger.info("%s: converted its crfsuite model files (written by an older intently)",
+                            instance.unique_name)
+            else:
+                raise ValueError(f"unknown format {state.get('format')!r} (expected {FORMAT_VERSION})")
             if ENTITY not in instance.taggers:
                 raise ValueError("no entity model")
-            instance.comma_entities = [str(label) for label in state.get("comma_entities", [])]
+            comma_entities = state.get("comma_entities", [])
+            if not isinstance(comma_entities, list):
+                raise ValueError("comma_entities is not a list")
+            instance.comma_entities = [str(label) for label in comma_entities]
             instance.split_entities = bilou.split_entities_config(
                 instance.config["split_entities_by_comma"], instance.comma_entities
             )
-        except (OSError, KeyError, ValueError, TypeError) as error:
-            raise ComponentError(
-                f"{instance.unique_name}: cannot read its model files: {error}",
-                hint="train the model again",
-            ) from error
         return instance
 
     @property
@@ -693,3 +671,38 @@ class CRFEntityExtractor(Component):
                 {bilou.tag_without_prefix(label) for label in tagger.labels} - {NO_ENTITY_TAG}
             )
         return result
+
+
+def _load_crfs(model_dir: Path, state: Mapping[str, Any]) -> dict[str, LinearChainCRF]:
+    """The CRFs of a format-2 model: the JSON state, then exactly the arrays it implies."""
+    stored = load_json_state(model_dir, state.get("state"), FORMAT_VERSION)
+    entries = stored.get("taggers")
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise ValueError("taggers is not a list of objects")
+    names = [entry.get("name") for entry in entries]
+    if len(set(names)) != len(names) or not set(names) <= {ENTITY, ROLE, GROUP}:
+        raise ValueError(f"unknown or repeated CRF names {names!r}")
+    expected: dict[str, Any] = {}
+    for entry in entries:
+        expected.update(LinearChainCRF.expected_arrays(entry["name"], entry))
+    arrays = load_expected_arrays(model_dir, state.get("weights"), expected)
+    return {entry["name"]: LinearChainCRF.from_stored(entry["name"], entry, arrays) for entry in entries}
+
+
+def _convert_crfsuite_files(model_dir: Path, state: Mapping[str, Any]) -> dict[str, LinearChainCRF]:
+    """The CRFs of a format-1 model (crfsuite files), read by the pure-Python reader."""
+    entries = state.get("taggers")
+    if not isinstance(entries, list) or not all(isinstance(entry, Mapping) for entry in entries):
+        raise ValueError("taggers is not a list of objects")
+    taggers: dict[str, LinearChainCRF] = {}
+    for entry in entries:
+        name, file = entry.get("name"), entry.get("file")
+        if name not in (ENTITY, ROLE, GROUP) or name in taggers:
+            raise ValueError(f"unknown or repeated CRF {name!r}")
+        if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+            raise ValueError(f"file name {file!r} is not a plain name")
+        crf = LinearChainCRF.from_crfsuite(read_crfsuite_model((model_dir / file).read_bytes()))
+        if list(crf.labels) != entry.get("labels"):
+            raise ValueError(f"the {name} model's labels differ from the metadata")
+        taggers[name] = crf
+    return taggers

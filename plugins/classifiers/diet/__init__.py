@@ -6,7 +6,7 @@ Modules: :mod:`.config` (Rasa 3.6 keys, defaults, validation), :mod:`.data`
 :mod:`.numpy_transformer` (its transformer encoder, row- or feature-major),
 :mod:`.inference` (the parse path from the featurizers' blocks),
 :mod:`.sparse_product` (the featurizers' sparse blocks times the first kernel),
-:mod:`.packed_viterbi` (Viterbi over many messages' token rows at once),
+:mod:`intently.plugins.linear_chain` (Viterbi over many messages' token rows at once, shared with CRFEntityExtractor),
 :mod:`.training` (metrics, hold-out evaluation, checkpoints, progress),
 :mod:`.tf_model` (the training model; the only module importing TensorFlow)
 and :mod:`.component`.

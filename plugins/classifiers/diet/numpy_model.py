@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse
 from intently.plugins.classifiers.diet import numpy_transformer
 from intently.plugins.classifiers.diet.numpy_transformer import GROUPED_ROWS_LIMIT, gelu
-from intently.plugins.classifiers.diet.packed_viterbi import viterbi_packed
+from intently.plugins.linear_chain import viterbi_packed
 
 #: Names of the weight matrices that are masked by ``connection_density``.
 MASKED_SUFFIX = "/kernel"
@@ -564,7 +564,7 @@ class TagDecoder:
 
     def packed(self, scores: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tags and confidences of messages whose token scores are stacked (tokens x tags), in
-        their rows: :func:`.packed_viterbi.viterbi_packed`, or :meth:`one` for one message."""
+        their rows: :func:`intently.plugins.linear_chain.viterbi_packed`, or :meth:`one` for one message."""
         scores = np.asarray(scores, dtype=np.float32)
         if len(lengths) == 1:
             return self.one(scores)

@@ -1,18 +1,24 @@
-"""Viterbi decoding of many messages at once, on their tokens' rows with no padding.
+"""Linear-chain CRF decoding of many messages at once, on their tokens' rows with no padding.
 
-:func:`.numpy_model.viterbi` decodes a padded batch: every step works on
-every message of the batch, and parsing calls it once per row batch of the
-transformer (a few dozen messages), so most of its cost is the fixed cost of
-its numpy calls. Here the tag scores of a whole parse chunk are decoded at
-once. The messages are ordered longest first, so the messages still running
-at step ``t`` are always the first ``active[t]`` of them: each step is a
-slice, and the scores are laid out time-major (all messages' first tokens,
-then all second tokens, ...) so that each step reads one contiguous block.
-The number of numpy calls is that of the longest message, whatever the
-number of messages.
+Shared by DIETClassifier's tag heads and CRFEntityExtractor:
+:func:`viterbi_packed` (the best tag path of every message) and
+:func:`marginals_packed` (every token's marginal tag probabilities, by
+forward-backward).
 
-The result is exactly :func:`.numpy_model.viterbi`'s (a test compares them):
-the same steps on the same rows, only never on a finished message.
+:func:`intently.plugins.classifiers.diet.numpy_model.viterbi` decodes a
+padded batch: every step works on every message of the batch, so most of its
+cost is the fixed cost of its numpy calls. Here the tag scores of many
+messages are decoded at once. The messages are ordered longest first, so the
+messages still running at step ``t`` are always the first ``active[t]`` of
+them: each step is a slice, and the scores are laid out time-major (all
+messages' first tokens, then all second tokens, ...) so that each step reads
+one contiguous block. The number of numpy calls is that of the longest
+message, whatever the number of messages.
+
+The Viterbi result is exactly the padded decoder's (a test compares them):
+the same steps on the same rows, only never on a finished message. With
+``start``/``end`` zero it is also exactly crfsuite's: the same additions in
+the same order, and ties go to the lowest tag index as there.
 """
 
 from __future__ import annotations
@@ -120,3 +126,54 @@ def viterbi_packed(scores: np.ndarray, lengths: np.ndarray, transitions: np.ndar
     confidences = np.empty(n_rows, dtype=confidence.dtype)
     confidences[layout.rows] = confidence
     return tags, confidences
+
+
+def marginals_packed(scores: np.ndarray, lengths: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """Every token's marginal tag probabilities under a linear-chain CRF (forward-backward).
+
+    ``scores``: the tokens' tag scores stacked message-major (tokens x tags),
+    ``lengths``: tokens per message, ``transitions``: (from x to) scores;
+    no start or end scores (crfsuite's model). Returns, in the rows of
+    ``scores``, ``P(tag of the token = j | message)``. Forward and backward
+    messages are rescaled at every step (as crfsuite does), and the scores
+    are shifted by their maxima before ``exp`` (which cancels out), so long
+    messages and large weights neither overflow nor underflow.
+    """
+    layout = PackedLayout.of(lengths)
+    n_rows, n_tags = scores.shape
+    if n_rows == 0:
+        return np.zeros((0, n_tags), dtype=np.float64)
+    packed = np.asarray(scores, dtype=np.float64)[layout.rows]
+    exp_state = np.exp(packed - packed.max(axis=1, keepdims=True))
+    transitions = np.asarray(transitions, dtype=np.float64)
+    exp_trans = np.exp(transitions - transitions.max())
+    starts, active = layout.starts, layout.active
+    alpha = np.empty_like(exp_state)
+    beta = np.empty_like(exp_state)
+    alpha[: active[0]] = exp_state[: active[0]]
+    _normalize(alpha[: active[0]])
+    for t in range(1, len(active)):
+        block, previous = slice(starts[t], starts[t + 1]), slice(starts[t - 1], starts[t - 1] + active[t])
+        alpha[block] = (alpha[previous] @ exp_trans) * exp_state[block]
+        _normalize(alpha[block])
+    for t in range(len(active) - 1, -1, -1):
+        first, count = starts[t], active[t]
+        following = active[t + 1] if t + 1 < len(active) else 0
+        # Messages whose last token is t: nothing follows. The others: sum over the next tag.
+        beta[first + following : first + count] = 1.0
+        if following:
+            after = slice(starts[t + 1], starts[t + 1] + following)
+            beta[first : first + following] = (beta[after] * exp_state[after]) @ exp_trans.T
+        _normalize(beta[first : first + count])
+    joint = alpha * beta
+    _normalize(joint)
+    marginals = np.empty_like(joint)
+    marginals[layout.rows] = joint
+    return marginals
+
+
+def _normalize(rows: np.ndarray) -> None:
+    """Divide every row by its sum in place (a row summing to 0 stays as it is)."""
+    sums = rows.sum(axis=1, keepdims=True)
+    sums[~(sums > 0)] = 1.0
+    rows /= sums
