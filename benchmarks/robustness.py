@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a smoke test: 300 documents, 40 archives, 2 kills, small bombs (sizes given explicitly win)")
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="child processes at a time (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=10.0,
+    parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds a document or an archive case may take (default: %(default)s)")
     parser.add_argument("--memory-mb", type=int, default=1024,
                         help="memory a child may add to its size at the fork (default: %(default)s)")

@@ -17,7 +17,8 @@ again (``python benchmarks/robustness.py --show-document INDEX``). Four kinds:
   lines.
 
 Each document is read with :func:`intently.training_data.read_yaml_string`
-in a forked worker (memory and per-document time capped). A document read
+and fingerprinted (``TrainingData.fingerprint``, as a training does first) in
+a forked worker (memory and per-document time capped). A document read
 without error is written back with :func:`intently.training_data.dump_yaml`
 and read again: the two writes must be the same (the round trip).
 """
@@ -256,7 +257,7 @@ def special_document(rng: random.Random) -> str:
     case = rng.randrange(10)
     head = 'version: "3.1"\nnlu:\n'
     if case == 0:  # alias bomb ("billion laughs") in metadata or examples
-        depth, width = rng.randint(2, 9), rng.randint(2, 10)
+        depth, width = (rng.randint(6, 9), rng.randint(6, 10)) if rng.random() < 0.005 else (rng.randint(2, 4), rng.randint(2, 10))
         lines = [f"    l0: &l0 [{', '.join(['lol'] * width)}]"]
         lines += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, depth)]
         return head + "- intent: greet\n  metadata:\n" + "\n".join(lines) + "\n  examples: |\n    - hi\n"
@@ -308,6 +309,7 @@ def read_one(text: str) -> dict[str, Any]:
 
     try:
         data = read_yaml_string(text, "fuzz.yml")
+        data.fingerprint()  # what `intently train` and `data validate` compute next
     except IntentlyError:
         return {"class": "clean"}
     except MemoryError:

@@ -5,8 +5,9 @@ normal ``intently train`` writes the model that must survive; then each run
 starts ``intently train --force`` and kills it with SIGKILL: at a random time
 within the length of a whole training, as soon as its ``intently-persist-*``
 folder appears (components being written), or as soon as the archive's
-``.*.tmp`` file appears in the models folder (the archive being written), each
-after a short random delay. After each kill the first model must be unchanged
+``.*.tmp`` file appears in the models folder (the archive being written),
+each after a short random delay (only new files count, not those an earlier
+kill left). After each kill the first model must be unchanged
 (same bytes, and it loads and parses as before) and every ``*.tar.gz`` in the
 folder must load (no torn archive under a final name). Then a last normal
 training runs, and the leftovers still there after it are counted:
@@ -92,13 +93,14 @@ def run_kills(runs: int, seed: int, data: Path, config: Path, work_dir: Path, ti
     for number in range(runs):
         mode = MODES[number % len(MODES)]
         delay = rng.uniform(0.0, training_seconds) if mode == MODES[0] else rng.uniform(0.0, 0.05)
+        watch = {MODES[1]: (tmp, "intently-persist-*"), MODES[2]: (models, ".*.tmp")}.get(mode)
+        there = set(watch[0].glob(watch[1])) if watch else set()  # stale ones from earlier kills
         process = subprocess.Popen(train_command(data, config, models, None), env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         begun = time.monotonic()
         killed_at = None
-        watch = {MODES[1]: (tmp, "intently-persist-*"), MODES[2]: (models, ".*.tmp")}.get(mode)
         while process.poll() is None and time.monotonic() - begun < timeout:
-            if watch is None or any(watch[0].glob(watch[1])):
+            if watch is None or set(watch[0].glob(watch[1])) - there:
                 time.sleep(delay)
                 if process.poll() is None:
                     process.send_signal(signal.SIGKILL)
