@@ -175,3 +175,71 @@ def test_rasa_peer_benchmark_stops_clearly_when_rasa_writes_no_model(tmp_path):
     )
     assert result.returncode == 1
     assert "Rasa's training wrote no model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_robustness_benchmark_runs_every_part_and_counts_every_case(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "robustness.py"), "--quick", "--documents", "200", "--archives", "20",
+         "--models", "default", "--kills", "1", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "robustness.json").read_text())
+    documents, archives, kill = (data["parts"][name] for name in ("documents", "archives", "kill"))
+    assert sum(documents["counts"].values()) == documents["documents"] == 200
+    assert sum(archives["counts"].values()) == archives["archives"] == 20
+    assert documents["counts"]["ok"] > 0 and documents["counts"]["clean"] > 0
+    assert archives["counts"]["clean"] > 0
+    # What holds today and must keep holding: nothing escapes, and a killed training never harms the saved model.
+    assert archives["outside"] == 0
+    assert kill["runs"] == kill["intact"] == 1 and kill["last_training_exit"] == 0
+    table = (tmp_path / "out" / "robustness.md").read_text()
+    assert "| part | cases | ok | clean errors | tracebacks | crashes | hangs |" in table
+    assert "| fuzzed training-data documents | 200 |" in table and "| damaged model archives | 20 |" in table
+
+
+def test_robustness_children_are_classified_by_how_they_end(tmp_path, monkeypatch):
+    import os
+    import signal
+    import time
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from robustness_procs import Limits, fork_child, reap
+
+    def crash(job, result_file):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    def hang(job, result_file):
+        time.sleep(60)
+
+    def grow(job, result_file):
+        result_file.write_text(str(len(bytearray(512 * 1024 * 1024))))
+
+    def escape(job, result_file):
+        (tmp_path / "big").write_bytes(bytes(3 * 1024 * 1024))
+
+    limits = Limits(memory_mb=64, file_mb=2, seconds=1.0)
+    children = {}
+    for function in (crash, hang, grow, escape):
+        child = fork_child(function, function.__name__, tmp_path / f"{function.__name__}.json", limits)
+        children[child.pid] = child
+    ends = {}
+    while children:
+        for child, end in reap(children, limits.seconds):
+            ends[child.job] = end
+    assert ends["crash"] == {"status": "signal", "signal": "SIGSEGV"}
+    assert ends["hang"]["status"] == "timeout"
+    assert ends["grow"] == {"status": "exited", "code": 70}  # MemoryError under the memory cap
+    assert "MemoryError" in (tmp_path / "grow.json.crash").read_text()
+    assert ends["escape"] == {"status": "signal", "signal": "SIGXFSZ"}
+
+
+def test_robustness_documents_are_made_again_from_seed_and_index(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from robustness_docs import make_document
+
+    sources = ["version: '3.1'\nnlu:\n- intent: greet\n  examples: |\n    - 你好\n"]
+    made = [make_document(7, index, sources) for index in range(200)]
+    assert made == [make_document(7, index, sources) for index in range(200)]
+    assert {kind for kind, _ in made} == {"mutated", "structure", "tokens", "special"}
+    assert made != [make_document(8, index, sources) for index in range(200)]
