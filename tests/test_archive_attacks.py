@@ -449,3 +449,55 @@ def test_cli_reports_a_bad_archive_without_a_traceback(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "[E405]" in result.stderr and "INTENTLY_MAX_MEMBER_BYTES" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def _saved_npz(**arrays) -> bytes:
+    stream = io.BytesIO()
+    np.savez(stream, **arrays)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"intercept": np.zeros((0, 0))},  # emptied: broadcast error at parse before
+        {"coef": np.zeros(5)},  # one-dimensional: IndexError at parse before
+        {"coef": np.full((3, 4), np.nan)},
+    ],
+    ids=["empty-intercept", "flat-coef", "nan-coef"],
+)
+def test_logistic_regression_arrays_that_do_not_fit_are_refused_at_load(tmp_path, models, damage):
+    name = lr_arrays_member(models)
+    with np.load(io.BytesIO(archive_members(models["lr"])[name]), allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    arrays.update(damage)
+    archive = repack(models["lr"], tmp_path / "lr.tar.gz", {name: _saved_npz(**arrays)})
+    with pytest.raises(ComponentError, match="cannot read its model files"):
+        Interpreter.load(archive)
+
+
+def test_logistic_regression_intents_that_do_not_fit_the_weights_are_refused_at_load(tmp_path, models):
+    members = archive_members(models["lr"])
+    name = next(n for n in members if n.endswith("LogisticRegressionClassifier.json"))
+    labels = json.loads(members[name])
+    labels["classes"] = labels["classes"][:-1]  # IndexError at parse before
+    archive = repack(models["lr"], tmp_path / "lr.tar.gz", {name: json.dumps(labels).encode()})
+    with pytest.raises(ComponentError, match="cannot read its model files"):
+        Interpreter.load(archive)
+
+
+def test_lexical_syntactic_vocabulary_items_that_do_not_parse_are_refused_at_load(tmp_path):
+    pipeline = [
+        {"name": "JiebaTokenizer"},
+        {"name": "LexicalSyntacticFeaturizer"},
+        {"name": "CountVectorsFeaturizer"},
+        {"name": "LogisticRegressionClassifier"},
+    ]
+    model = train_model(tmp_path, pipeline, "lexical")
+    members = archive_members(model)
+    name = next(n for n in members if n.endswith(".lexical.json"))
+    state = json.loads(members[name])
+    state["vocabulary"]["items"][0] = "broken"  # not "position:feature:value": ValueError at parse before
+    archive = repack(model, tmp_path / "lexical-bad.tar.gz", {name: json.dumps(state).encode()})
+    with pytest.raises(ComponentError, match="cannot read .*not enough values"):
+        Interpreter.load(archive)

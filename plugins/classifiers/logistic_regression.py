@@ -406,6 +406,7 @@ class LogisticRegressionClassifier(Component):
             mode = labels["mode"]
             if mode not in (SIGMOID, SOFTMAX, OVR, SINGLE):
                 raise ValueError(f"unknown probability mode {mode!r}")
+            _check_stored_model(labels["classes"], coef, intercept, mode, state.get("dimension"))
             instance.model = LinearIntentModel(labels["classes"], coef, intercept, mode)
         except (OSError, KeyError, ValueError, TypeError) as error:
             raise ComponentError(
@@ -413,3 +414,29 @@ class LogisticRegressionClassifier(Component):
                 hint="train the model again",
             ) from error
         return instance
+
+
+def _check_stored_model(classes: Any, coef: np.ndarray, intercept: np.ndarray, mode: str, dimension: Any) -> None:
+    """Refuse a stored model whose parts do not fit together (a damaged or hostile archive).
+
+    Raises:
+        ValueError: naming what does not fit; :meth:`LogisticRegressionClassifier.load`
+            turns it into a ComponentError.
+    """
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise ValueError("the intents are not a non-empty list of names")
+    if len(set(classes)) != len(classes):
+        raise ValueError("an intent is listed twice")
+    rows = {SINGLE: None, SIGMOID: 1}.get(mode, len(classes))
+    if mode == SINGLE and len(classes) != 1:
+        raise ValueError(f"mode {mode!r} needs exactly one intent, got {len(classes)}")
+    if mode == SIGMOID and len(classes) != 2:
+        raise ValueError(f"mode {mode!r} needs exactly two intents, got {len(classes)}")
+    if coef.ndim != 2 or coef.dtype.kind != "f" or (rows is not None and coef.shape[0] != rows):
+        raise ValueError(f"coef is {coef.dtype}{list(coef.shape)}, expected a float matrix of {rows} rows")
+    if intercept.dtype.kind != "f" or intercept.shape != (coef.shape[0],):
+        raise ValueError(f"intercept is {intercept.dtype}{list(intercept.shape)}, expected {coef.shape[0]} floats")
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise ValueError("the weights are not all finite numbers")
+    if dimension is not None and dimension != coef.shape[1]:
+        raise ValueError(f"coef has {coef.shape[1]} columns, the metadata says {dimension}")

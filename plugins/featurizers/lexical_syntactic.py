@@ -472,6 +472,10 @@ class LexicalSyntacticFeaturizer(Component):
         with reading_state(instance, file_name):
             state = load_json_state(model_dir, file_name, FORMAT_VERSION)
             instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
+            # Every item must read as "position:feature:value" (a damaged file
+            # fails here, not on the first message parsed).
+            instance._reset_cache()
+            instance._value_columns()
         return instance
 
 
