@@ -221,3 +221,15 @@ def test_split_writes_files_that_validate(tmp_path: Path, capsys: pytest.Capture
         assert main(["data", "validate", "--data", str(out / name)]) == 0
     written = read_yaml_string((out / "training_data.yml").read_text(encoding="utf-8"))
     assert all("\u2028" in m.text for m in written.training_examples)
+
+
+def test_metadata_shared_between_examples_is_written_without_anchors() -> None:
+    # Found by benchmarks/robustness.py: the second intent block's examples
+    # share the first's metadata object, and the writer put a YAML anchor on it.
+    text = (
+        'nlu:\n- intent: "天气"\n  examples: "-a\\n-n"\n  metadata:\n   sentiment: []\n'
+        '- intent: "天气"\n  examples: [a]\n'
+    )
+    written = dump_yaml(read_yaml_string(text))
+    assert "&" not in written and "*" not in written
+    assert dump_yaml(read_yaml_string(written)) == written

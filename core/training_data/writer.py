@@ -64,6 +64,11 @@ class _Quoted(str):
 class _Dumper(SafeDumper):  # type: ignore[misc, valid-type]
     """The safe dumper (quoting what YAML 1.1 or 1.2 would not read as text) with literal blocks."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # Values the reader shares between examples are written out in full:
+        # an anchor would make the written file depend on how the data was read.
+        return True
+
 
 def _block_safe(text: str) -> bool:
     """True if ``text`` can stand in a literal block as it is (``\\n`` aside)."""
