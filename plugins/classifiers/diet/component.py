@@ -24,7 +24,7 @@ from intently.message import Entity, Message
 from intently.persistence import load_arrays, load_json_state, reading_state, save_arrays, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
-from intently.plugins.classifiers.diet import growth, inference, training
+from intently.plugins.classifiers.diet import growth, inference, stored_state, training
 from intently.plugins.classifiers.diet.blas_threads import one_blas_thread
 from intently.plugins.classifiers.diet.numpy_model import (
     CONNECTION_SPEC_KEYS,
@@ -546,6 +546,7 @@ class DIETClassifier(Component):
         with reading_state(instance, "its model files"):
             state = load_json_state(Path(model_dir), info["state_file"], FORMAT_VERSION)
             weights = {k.replace("__", "/"): v for k, v in load_arrays(Path(model_dir), info["arrays_file"]).items()}
+            stored_state.check_state(state, weights)
             instance.spec = dict(state["spec"])
             instance.labels = list(state["labels"])
             instance.tags = list(state["tags"])
