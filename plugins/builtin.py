@@ -19,6 +19,7 @@ from intently.plugins.classifiers.logistic_regression import (
 )
 from intently.plugins.classifiers.response_selector import ResponseSelector
 from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
+from intently.plugins.extractors.duckling_entity_extractor import DucklingEntityExtractor
 from intently.plugins.extractors.entity_synonyms import EntitySynonymMapper
 from intently.plugins.extractors.regex_entity_extractor import RegexEntityExtractor
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
@@ -37,6 +38,7 @@ BUILTIN_COMPONENTS: tuple[type[Component], ...] = (
     LanguageModelFeaturizer,
     RegexEntityExtractor,
     CRFEntityExtractor,
+    DucklingEntityExtractor,
     LogisticRegressionClassifier,
     DIETClassifier,
     KeywordIntentClassifier,
