@@ -22,23 +22,31 @@ from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
 from intently.plugins.extractors.duckling_entity_extractor import DucklingEntityExtractor
 from intently.plugins.extractors.entity_synonyms import EntitySynonymMapper
 from intently.plugins.extractors.regex_entity_extractor import RegexEntityExtractor
+from intently.plugins.extractors.spacy_entity_extractor import SpacyEntityExtractor
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
 from intently.plugins.featurizers.language_model.featurizer import LanguageModelFeaturizer
 from intently.plugins.featurizers.lexical_syntactic import LexicalSyntacticFeaturizer
 from intently.plugins.featurizers.regex_featurizer import RegexFeaturizer
+from intently.plugins.featurizers.spacy_featurizer import SpacyFeaturizer
+from intently.plugins.spacy_nlp import SpacyNLP
 from intently.plugins.tokenizers.jieba_tokenizer import JiebaTokenizer
+from intently.plugins.tokenizers.spacy_tokenizer import SpacyTokenizer
 from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
 
 BUILTIN_COMPONENTS: tuple[type[Component], ...] = (
+    SpacyNLP,
     WhitespaceTokenizer,
     JiebaTokenizer,
+    SpacyTokenizer,
     CountVectorsFeaturizer,
     LexicalSyntacticFeaturizer,
     RegexFeaturizer,
     LanguageModelFeaturizer,
+    SpacyFeaturizer,
     RegexEntityExtractor,
     CRFEntityExtractor,
     DucklingEntityExtractor,
+    SpacyEntityExtractor,
     LogisticRegressionClassifier,
     DIETClassifier,
     KeywordIntentClassifier,
