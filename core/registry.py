@@ -119,6 +119,17 @@ class ComponentRegistry:
         for candidate in self._components.values():
             if candidate.dotted_path == name:
                 return candidate.cls
+        from intently.rasa_components import known_rasa_component, refusal
+
+        if name.startswith("rasa.") and known_rasa_component(name.rpartition(".")[2]) is not None:
+            # Rasa's own class path (rasa.nlu.tokenizers.whitespace_tokenizer.WhitespaceTokenizer).
+            name = name.rpartition(".")[2]
+            registered = self._components.get(name)
+            if registered is not None:
+                return registered.cls
+        refused = refusal(name)
+        if refused is not None:
+            raise refused
         if "." in name:
             return _import_component(name, allow_import=allow_import)
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
