@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import copy
 import difflib
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from intently.errors import ComponentConfigError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -75,6 +78,9 @@ class Component:
     supported_languages: ClassVar[tuple[str, ...] | None] = None
     #: Languages the component does not work for.
     not_supported_languages: ClassVar[tuple[str, ...] | None] = None
+    #: Keys of older Rasa versions that Rasa 3.6 still accepts and ignores (key ->
+    #: why): a config carrying one trains, with a warning, and the key is dropped.
+    ignored_rasa_keys: ClassVar[Mapping[str, str]] = {}
     #: Config keys whose values may differ in type from their default (for
     #: example a ``batch_size`` that is a number or a ``[min, max]`` list).
     untyped_keys: ClassVar[frozenset[str]] = frozenset()
@@ -117,6 +123,14 @@ class Component:
         Raises:
             ComponentConfigError: a key that is not in ``defaults``.
         """
+        ignored = [key for key in config if key in cls.ignored_rasa_keys and key not in cls.defaults]
+        for key in ignored:
+            logger.warning(
+                "%s: the config key %r is ignored, as Rasa 3.6 ignores it: %s",
+                cls.component_name(), key, cls.ignored_rasa_keys[key],
+            )
+        if ignored:
+            config = {key: value for key, value in config.items() if key not in ignored}
         known = set(cls.defaults) | COMMON_KEYS
         for key in config:
             if key not in known:

@@ -549,3 +549,13 @@ def test_csr_from_rows_builds_the_matrix_scipy_would() -> None:
     assert (scipy.sparse.vstack([fast, checked]).toarray() == np.vstack([checked.toarray()] * 2)).all()
     empty = csr_from_rows([], [], [0], 4)
     assert empty.shape == (0, 4) and empty.nnz == 0
+
+
+def test_rasa_1s_token_pattern_key_is_ignored_with_a_warning_as_rasa_3_ignores_it(caplog):
+    # Rasa's own formbot example still sets it; Rasa 3.6 silently ignores it.
+    with caplog.at_level(logging.WARNING):
+        featurizer = CountVectorsFeaturizer({"token_pattern": r"(?u)\b\w+\b", "min_ngram": 1})
+    assert "token_pattern" not in featurizer.config
+    assert "'token_pattern' is ignored" in caplog.text and "tokenizer" in caplog.text
+    with pytest.raises(ComponentConfigError, match="no config key 'token_patterns'"):
+        CountVectorsFeaturizer({"token_patterns": "x"})

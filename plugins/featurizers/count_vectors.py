@@ -170,6 +170,11 @@ class CountVectorsFeaturizer(Component):
     (reserved columns; default half the vocabulary, at least 1000).
     """
 
+    #: Rasa 1's ``token_pattern`` (Rasa's own formbot example still sets it); since Rasa 2 the
+    #: tokenizers take ``token_pattern``.
+    ignored_rasa_keys: ClassVar[dict[str, str]] = {
+        "token_pattern": "Rasa 2.0 moved it to the tokenizers (set token_pattern on the tokenizer instead)"
+    }
     defaults: ClassVar[dict[str, Any]] = {
         "analyzer": "word",
         "min_ngram": 1,
