@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from component_helpers import persist_and_load
 
+import intently
+
 from intently.config import ModelConfig
 from intently.errors import ComponentConfigError, MissingDependencyError
 from intently.message import Message
@@ -156,6 +158,14 @@ def test_without_url_and_without_the_extra_training_says_what_to_install(monkeyp
     monkeypatch.setitem(__import__("sys").modules, "duckling", None)  # import fails
     with pytest.raises(MissingDependencyError, match=r"intently\[duckling\]"):
         trained()
+    trainer = intently.Trainer({"language": "zh", "pipeline": [
+        {"name": "WhitespaceTokenizer"}, {"name": "CountVectorsFeaturizer"},
+        {"name": "LogisticRegressionClassifier"}, {"name": "DucklingEntityExtractor"}]})
+    trained_first = []
+    monkeypatch.setattr(trainer.pipeline[2], "train", lambda *a, **k: trained_first.append(1))
+    with pytest.raises(MissingDependencyError):
+        trainer.train(DATA)
+    assert trained_first == []  # stopped before any component trained
 
 
 # --- over HTTP ---------------------------------------------------------------------------------------------
@@ -261,7 +271,11 @@ def test_a_server_error_or_a_timeout_is_a_warning(caplog):
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    class Quiet(ThreadingHTTPServer):
+        def handle_error(self, request, client_address) -> None:  # the client gave up on the slow answer
+            pass
+
+    server = Quiet(("127.0.0.1", 0), Failing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"

@@ -188,6 +188,11 @@ class DucklingEntityExtractor(Component):
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
+    def provide_context(self) -> dict[str, Any] | None:
+        """Check, before any component trains, that Duckling can run in-process when there is no server."""
+        self._prepare()
+        return None
+
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
         """Nothing to learn: remember the language and check that Duckling can be reached in-process if needed.
 
