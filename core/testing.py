@@ -182,8 +182,7 @@ def check_component(
         # Finetune: load ready to train, then train again on the same data.
         finetunable = Interpreter.load(archive, registry=registry, finetune=True)
         assert all(c.finetune_mode for c in finetunable.pipeline), f"{name}: load(finetune=True) did not set finetune_mode"
-        data = copy.deepcopy(training_data)
-        for component in finetunable.pipeline:
-            component.train(data, model_config, **finetunable.context)
-        _process(finetunable, texts)
+        finetuned = Trainer(model_config, registry=registry).train(copy.deepcopy(training_data), base_model=archive)
+        assert all(c.finetune_mode for c in finetuned.pipeline), f"{name}: finetuning did not load it with finetune=True"
+        _process(finetuned, texts)
     return interpreter
