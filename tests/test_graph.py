@@ -397,3 +397,16 @@ def test_default_recipe_logs_and_dumps_what_it_fills_in(tmp_path, caplog, capsys
     assert used == {"recipe": "default.v1", "language": "en", "pipeline": config.pipeline}
     assert load_config(dumped).filled_in == []  # the dumped config lacks nothing
     assert load_config(toy_graph()).filled_in == []  # graph.v1 fills nothing in
+
+
+def test_an_archive_written_before_the_graph_kernel_loads_and_parses_as_it_did():
+    """tests/data/old-default-v1.tar.gz was trained by the linear-pipeline kernel (main at 8023d5f)."""
+    import json
+
+    folder = Path(__file__).parent / "data"
+    expected = json.loads((folder / "old-default-v1.json").read_text(encoding="utf-8"))
+    loaded = Interpreter.load(folder / "old-default-v1.tar.gz")
+    assert loaded.parse_batch(expected["texts"]) == expected["parses"]
+    assert [c.unique_name for c in loaded.pipeline] == [
+        "0_WhitespaceTokenizer", "1_CountVectorsFeaturizer", "2_LogisticRegressionClassifier",
+        "3_CRFEntityExtractor", "4_EntitySynonymMapper"]
