@@ -410,3 +410,25 @@ def test_an_archive_written_before_the_graph_kernel_loads_and_parses_as_it_did()
     assert [c.unique_name for c in loaded.pipeline] == [
         "0_WhitespaceTokenizer", "1_CountVectorsFeaturizer", "2_LogisticRegressionClassifier",
         "3_CRFEntityExtractor", "4_EntitySynonymMapper"]
+
+
+def test_recipe_show_prints_both_graphs_as_mermaid_and_dot(tmp_path, capsys):
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({"language": "zh", "pipeline": CLASSIC}, allow_unicode=True))
+    assert main(["recipe", "show", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("```mermaid") == 2 and "### train graph" in out and "### predict graph" in out
+    # The CRF's train node hangs off the featurizer (node 4), not the classifier (node 5).
+    assert '  n6[["train_3_CRFEntityExtractor<br/>CRFEntityExtractor.train"]]' in out
+    assert "  n4 -->|training_data| n6" in out and "n5 -->|training_data| n6" not in out
+    assert main(["recipe", "show", "-c", str(config), "--format", "dot"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("digraph") == 2 and 'label="run_RegexMessageHandler' in out
+
+
+def test_recipe_show_dashes_nodes_no_target_needs():
+    from intently.graph.recipes import render_graph
+
+    recipe = recipe_for(load_config(toy_graph()), registry())
+    text = render_graph(recipe.train, "mermaid", recipe.train_order)
+    assert "class n5 unused" in text  # train_unused, the fifth node

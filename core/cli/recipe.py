@@ -1,4 +1,4 @@
-"""``intently recipe export``: the graph.v1 equivalent of a config."""
+"""``intently recipe show`` and ``intently recipe export``: a config's graphs."""
 
 from __future__ import annotations
 
@@ -32,18 +32,56 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
     )
     export.add_argument("--out", default=None, help="write the YAML to this file instead of printing it")
     export.set_defaults(run=run_export)
+    show = commands.add_parser(
+        "show",
+        parents=parents,
+        help="print a config's train and predict graphs (Mermaid or Graphviz DOT)",
+        description=(
+            "Print the train and predict graphs of CONFIG: Mermaid (renders on code hosts) or DOT "
+            "(render with Graphviz: `intently recipe show --format dot | dot -Tsvg > graph.svg`). "
+            "Targets are drawn bold or double-bordered; nodes no target needs are dashed (they do not run)."
+        ),
+    )
+    show.add_argument(
+        "-c", "--config", default=None,
+        help=f"the model config (default: ./{DEFAULT_CONFIG} if it exists, else the default pipeline)",
+    )
+    show.add_argument("--format", choices=("mermaid", "dot"), default="mermaid", help="default: %(default)s")
+    show.set_defaults(run=run_show)
 
 
-def run_export(args: argparse.Namespace) -> int:
+def _recipe(args: argparse.Namespace):  # noqa: ANN202 - a Recipe
     from intently.config import load_config
-    from intently.fileio import atomic_write_text
-    from intently.graph.recipes import export_graph, recipe_for
-    from intently.yaml_utils import dump_yaml
+    from intently.graph.recipes import recipe_for
 
     config = args.config
     if config is None and Path(DEFAULT_CONFIG).is_file():
         config = DEFAULT_CONFIG
-    recipe = recipe_for(load_config(config))
+    return recipe_for(load_config(config)), config
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from intently.graph.recipes import render_graph
+
+    recipe, _ = _recipe(args)
+    predict_order = recipe.predict.needed_nodes([recipe.nlu_target])
+    for title, schema, order in (("train graph", recipe.train, recipe.train_order),
+                                 ("predict graph", recipe.predict, predict_order)):
+        print(f"// {title}" if args.format == "dot" else f"### {title}\n")
+        if args.format == "mermaid":
+            print("```mermaid")
+        print(render_graph(schema, args.format, order), end="")
+        if args.format == "mermaid":
+            print("```")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from intently.fileio import atomic_write_text
+    from intently.graph.recipes import export_graph
+    from intently.yaml_utils import dump_yaml
+
+    recipe, config = _recipe(args)
     text = "# The graph.v1 recipe of " + (str(config) if config else "the default config") + "\n"
     text += dump_yaml(export_graph(recipe))
     if args.out:

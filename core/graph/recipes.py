@@ -265,3 +265,40 @@ def export_graph(recipe: Recipe) -> dict[str, Any]:
         "train_schema": recipe.train.to_dict(),
         "predict_schema": recipe.predict.to_dict(),
     }
+
+
+def render_graph(schema: GraphSchema, fmt: str = "mermaid", order: Sequence[str] | None = None) -> str:
+    """``schema`` as a Mermaid flowchart or a Graphviz DOT digraph (``intently recipe show``).
+
+    Edges point from a parent to the node that needs it, labelled with the
+    argument; targets are drawn bold (Mermaid: a double border). Nodes not
+    in ``order`` (what the targets need) are drawn dashed: they do not run.
+    """
+    needed = set(order if order is not None else schema.nodes)
+    names = [schema.input_name, *schema.nodes]
+    ids = {name: f"n{index}" for index, name in enumerate(names)}
+    if fmt == "dot":
+        lines = [f'digraph "{schema.kind}" {{', "  rankdir=LR;", "  node [shape=box];"]
+        lines.append(f'  {ids[schema.input_name]} [label="{schema.input_name}", shape=ellipse];')
+        for name, node in schema.nodes.items():
+            style = ', style="bold"' if node.is_target else (', style="dashed"' if name not in needed else "")
+            lines.append(f'  {ids[name]} [label="{name}\\n{node.uses}.{node.fn}"{style}];')
+        for name, node in schema.nodes.items():
+            for argument, parent in node.needs.items():
+                if parent in ids:
+                    lines.append(f'  {ids[parent]} -> {ids[name]} [label="{argument}"];')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+    lines = ["flowchart LR", f'  {ids[schema.input_name]}(["{schema.input_name}"])']
+    for name, node in schema.nodes.items():
+        label = f"{name}<br/>{node.uses.rpartition('.')[2]}.{node.fn}"
+        lines.append(f'  {ids[name]}[["{label}"]]' if node.is_target else f'  {ids[name]}["{label}"]')
+    for name, node in schema.nodes.items():
+        for argument, parent in node.needs.items():
+            if parent in ids:
+                lines.append(f"  {ids[parent]} -->|{argument}| {ids[name]}")
+    skipped = [ids[name] for name in schema.nodes if name not in needed]
+    if skipped:
+        lines.append("  classDef unused stroke-dasharray: 5 5")
+        lines.append(f"  class {','.join(skipped)} unused")
+    return "\n".join(lines) + "\n"
