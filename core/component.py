@@ -161,6 +161,17 @@ class Component:
         than the types done by :meth:`merge_config`.
         """
 
+    @classmethod
+    def graph_requires(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Capabilities a configuration reads beyond ``requires`` (optional; default none).
+
+        Only the graph's dependencies use it: ``default.v1`` makes the node
+        need the components that provide them, so that changing one of those
+        re-runs this one. For example an entity extractor that reads dense
+        features when its config asks for them returns ``("dense_features",)``.
+        """
+        return ()
+
     def epochs_to_train(self, epochs: int) -> int:
         """The epochs to run now: ``epochs``, or ``ceil(epochs × epoch_fraction)`` when finetuning.
 

@@ -2,7 +2,7 @@
 
 The format is Rasa 3.x's::
 
-    recipe: default.v1      # optional; graph.v1 is recognised but not supported yet
+    recipe: default.v1      # optional; or graph.v1 (docs/graph-recipes.md)
     language: en
     pipeline:
       - name: WhitespaceTokenizer
@@ -13,7 +13,12 @@ The format is Rasa 3.x's::
 Without ``pipeline`` (or with ``pipeline: []``, or an empty file) the default
 pipeline for the language is used (see :func:`default_pipeline`);
 ``ModelConfig.used_default_pipeline`` says so, and ``intently train`` announces
-it. ``language`` must be a known code (:mod:`intently.languages`): an unknown
+it. What ``default.v1`` fills in (the language, the pipeline) is logged and
+listed in ``ModelConfig.filled_in``; ``intently train --dump-config`` writes
+the config as used. ``recipe: graph.v1`` takes ``language``,
+``train_schema``, ``predict_schema``, ``nlu_target`` and ``core_target``
+instead of ``pipeline`` and fills nothing in; :mod:`intently.graph.recipes`
+reads its nodes. ``language`` must be a known code (:mod:`intently.languages`): an unknown
 one is an error that suggests the closest codes. The file is read by
 :mod:`intently.yaml_utils` (YAML 1.2 scalars, bounded aliases, errors with the
 line).
@@ -47,6 +52,8 @@ DEFAULT_LANGUAGE = "en"
 # Rasa config keys we accept: those we use, and those of Rasa's that concern
 # dialogue management or the Rasa platform, which we read and ignore.
 USED_KEYS = frozenset({"recipe", "language", "pipeline"})
+#: The keys of a graph.v1 config.
+GRAPH_KEYS = frozenset({"recipe", "language", "train_schema", "predict_schema", "nlu_target", "core_target"})
 IGNORED_RASA_KEYS = frozenset({"policies", "assistant_id", "importers", "data", "spaces"})
 
 # Languages written without spaces between words: the whitespace tokenizer
@@ -80,10 +87,13 @@ class ModelConfig:
         language: ISO code of the training data's language.
         pipeline: list of component specs, each a dict with ``name`` and the
             component's own keys.
-        recipe: always ``default.v1`` for now.
+        recipe: ``default.v1`` or ``graph.v1``.
         source: the file it was read from, if any.
         used_default_pipeline: True when ``pipeline`` was filled in by default.
         ignored: Rasa keys that were present and ignored (``policies``, ...).
+        graph: a graph.v1 config's ``train_schema``, ``predict_schema``,
+            ``nlu_target`` and ``core_target`` as written (None for default.v1).
+        filled_in: what default.v1 filled in, one ``key: value`` line each.
     """
 
     language: str = DEFAULT_LANGUAGE
@@ -92,9 +102,13 @@ class ModelConfig:
     source: str | None = None
     used_default_pipeline: bool = False
     ignored: dict[str, Any] = attrs.field(factory=dict)
+    graph: dict[str, Any] | None = None
+    filled_in: list[str] = attrs.field(factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as written into model metadata."""
+        if self.graph is not None:
+            return {"recipe": self.recipe, "language": self.language, **copy.deepcopy(self.graph)}
         return {
             "recipe": self.recipe,
             "language": self.language,
@@ -114,7 +128,7 @@ def load_config(
 
     Raises:
         ConfigError: a file that cannot be read, a wrong type, an unknown key.
-        UnsupportedRecipeError: ``recipe: graph.v1`` or an unknown recipe.
+        UnsupportedRecipeError: an unknown recipe.
     """
     if isinstance(config, ModelConfig):
         return config
@@ -148,6 +162,8 @@ def _resolve(raw: Any, source: str | None, lines: Mapping[str, int] | None = Non
             f"a config must be a mapping of keys (recipe, language, pipeline), got {type(raw).__name__}",
             file=source,
         )
+    if raw.get("recipe") == GRAPH_RECIPE:
+        return _resolve_graph(raw, source, lines)
     for key in raw:
         if key not in USED_KEYS and key not in IGNORED_RASA_KEYS:
             close = difflib.get_close_matches(str(key), sorted(USED_KEYS | IGNORED_RASA_KEYS), n=1)
@@ -159,20 +175,19 @@ def _resolve(raw: Any, source: str | None, lines: Mapping[str, int] | None = Non
                 + "a config has the keys recipe, language and pipeline",
             )
     recipe = raw.get("recipe") or DEFAULT_RECIPE
-    if recipe == GRAPH_RECIPE:
-        raise UnsupportedRecipeError(
-            "recipe 'graph.v1' is not supported yet",
-            file=source,
-            line=lines.get("recipe"),
-            hint="use `recipe: default.v1` (or leave recipe out) with a `pipeline:` list",
-        )
     if recipe != DEFAULT_RECIPE:
         raise UnsupportedRecipeError(
-            f"unknown recipe {recipe!r}", file=source, line=lines.get("recipe"), hint="use `recipe: default.v1`"
+            f"unknown recipe {recipe!r}",
+            file=source,
+            line=lines.get("recipe"),
+            hint="use `recipe: default.v1` (a pipeline) or `recipe: graph.v1` (train and predict graphs)",
         )
+    filled_in: list[str] = []
     language = raw.get("language")
     if language is None:
         language = DEFAULT_LANGUAGE
+        filled_in.append(f"language: {language}")
+        logger.info("No language in %s: the default recipe fills in language %r", source or "the config", language)
     if not isinstance(language, str):
         raise ConfigError(
             f"language must be a code such as 'en', got {language!r}", file=source, line=lines.get("language")
@@ -185,6 +200,7 @@ def _resolve(raw: Any, source: str | None, lines: Mapping[str, int] | None = Non
     if pipeline is None or pipeline == []:
         pipeline = default_pipeline(language)
         used_default = True
+        filled_in.append("pipeline: " + json.dumps(pipeline))
         logger.info(
             "No pipeline in %s: using the default pipeline for language %r: %s",
             source or "the config",
@@ -227,4 +243,39 @@ def _resolve(raw: Any, source: str | None, lines: Mapping[str, int] | None = Non
         source=source,
         used_default_pipeline=used_default,
         ignored=ignored,
+        filled_in=filled_in,
     )
+
+
+def _resolve_graph(raw: Mapping[str, Any], source: str | None, lines: Mapping[str, int]) -> ModelConfig:
+    """A graph.v1 config: its keys are checked here, its nodes by :mod:`intently.graph.recipes`."""
+    for key in raw:
+        if key not in GRAPH_KEYS and key not in IGNORED_RASA_KEYS - {"policies"}:
+            close = difflib.get_close_matches(str(key), sorted(GRAPH_KEYS), n=1)
+            raise ConfigError(
+                f"unknown graph.v1 key {key!r}",
+                file=source,
+                line=lines.get(str(key)),
+                hint=(f"did you mean {close[0]!r}? " if close else "")
+                + "a graph.v1 config has the keys " + ", ".join(sorted(GRAPH_KEYS))
+                + (" (a pipeline belongs to recipe default.v1)" if key in ("pipeline", "policies") else ""),
+            )
+    language = raw.get("language")
+    if not isinstance(language, str):
+        raise ConfigError(
+            "graph.v1 needs `language:` (it fills nothing in), a code such as 'en'"
+            + ("" if language is None else f", got {language!r}"),
+            file=source,
+            line=lines.get("language"),
+        )
+    problem = language_problem(language)
+    if problem is not None:
+        raise ConfigError(problem[0], file=source, line=lines.get("language"), hint=problem[1])
+    for key in ("nlu_target", "core_target"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(f"{key} must be a node name, got {raw[key]!r}", file=source, line=lines.get(key))
+    graph = {key: copy.deepcopy(raw[key]) for key in ("train_schema", "predict_schema", "nlu_target", "core_target")
+             if key in raw}
+    ignored = {key: raw[key] for key in raw if key in IGNORED_RASA_KEYS}
+    return ModelConfig(language=language, pipeline=[], recipe=GRAPH_RECIPE, source=source, ignored=ignored,
+                       graph=graph)

@@ -148,6 +148,20 @@ class ComponentConfigError(ConfigError):
     code = "E203"
 
 
+class GraphSchemaError(ConfigError):
+    """A train or predict graph that cannot run: a cycle, a missing node, an unknown ``fn``, ..."""
+
+    code = "E204"
+    default_hint = "See docs/graph-recipes.md for the node keys and what they may name."
+
+
+class DialogueNotSupportedError(GraphSchemaError):
+    """A graph target that needs dialogue nodes (domain, stories, trackers, policies)."""
+
+    code = "E205"
+    default_hint = "dialogue policies are not supported; set nlu_target / leave core_target out"
+
+
 # --- E3xx: components and plugins ---------------------------------------------
 
 
@@ -242,6 +256,8 @@ ALL_ERRORS: tuple[type[IntentlyError], ...] = (
     UnsupportedRecipeError,
     PipelineError,
     ComponentConfigError,
+    GraphSchemaError,
+    DialogueNotSupportedError,
     ComponentNotFoundError,
     PluginError,
     ComponentError,

@@ -1,9 +1,12 @@
 """Finetuning: continue training a trained model on new data.
 
 ``intently train --finetune [MODEL]`` (and ``Trainer.train(data,
-base_model=MODEL)``) loads MODEL with ``load(..., finetune=True)``, checks
-that the new config and data may be finetuned from it, and trains the loaded
-components again on the new data for a fraction of their epochs.
+base_model=MODEL)``) checks that the new config may be finetuned from MODEL,
+then runs the same train graph as a training from scratch with an execution
+context that says "finetuning MODEL" (:class:`intently.graph.ExecutionContext`):
+the graph's finetuning validator node checks the data's labels, and each
+component node loads MODEL's component with ``load(..., finetune=True)``
+instead of creating one, and trains it again for a fraction of its epochs.
 
 What may change between the base model and the finetune:
 
@@ -34,18 +37,17 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from intently import __version__
 from intently.archive import find_latest_model, read_archive_metadata
 from intently.errors import FinetuneError, IntentlyError
 from intently.metadata import ModelMetadata, version_tuple
 
+from intently.graph.context import BaseModel
+from intently.leftovers import LockedTempDir
+
 if TYPE_CHECKING:
     from intently.component import Component
     from intently.config import ModelConfig
-    from intently.interpreter import Interpreter
-    from intently.registry import ComponentRegistry
     from intently.training_data.model import TrainingData
 
 logger = logging.getLogger(__name__)
@@ -195,64 +197,56 @@ def check_labels(archive: Path, base: ModelMetadata, data: TrainingData) -> dict
     return added
 
 
-@attrs.define
-class FinetunePlan:
-    """A base model loaded for finetuning, checked against the new config and data."""
-
-    archive: Path
-    metadata: ModelMetadata
-    interpreter: Interpreter
-    epoch_fraction: float | None
-    added_labels: dict[str, list[str]] = attrs.field(factory=dict)
-
-    @property
-    def pipeline(self) -> list[Component]:
-        return self.interpreter.pipeline
-
-    def record(self) -> dict[str, Any]:
-        """What the finetuned model's metadata says about its base (``finetuned_from``)."""
-        return {
-            "model_name": self.metadata.model_name or self.archive.name,
-            "fingerprint": self.metadata.fingerprint.get("combined"),
-            "intently_version": self.metadata.intently_version,
-            "epoch_fraction": self.epoch_fraction,
-            "epochs": {c.unique_name: c.epochs_run for c in self.pipeline if c.epochs_run is not None},
-            "added_labels": self.added_labels,
-        }
+def record(base: BaseModel, components: Sequence[Component]) -> dict[str, Any]:
+    """What the finetuned model's metadata says about its base (``finetuned_from``)."""
+    return {
+        "model_name": base.metadata.model_name or base.archive.name,
+        "fingerprint": base.metadata.fingerprint.get("combined"),
+        "intently_version": base.metadata.intently_version,
+        "epoch_fraction": base.epoch_fraction,
+        "epochs": {c.unique_name: c.epochs_run for c in components if c.epochs_run is not None},
+        "added_labels": base.added_labels,
+    }
 
 
 def prepare(
     model: str | PathLike[str],
     config: ModelConfig,
     pipeline: Sequence[Component],
-    data: TrainingData,
     epoch_fraction: float | None = None,
-    registry: ComponentRegistry | None = None,
-) -> FinetunePlan:
-    """Check everything, then load the base model ready to train on ``data``.
+) -> tuple[BaseModel, LockedTempDir]:
+    """Check the base model against the config, and unpack it for the train graph to load from.
 
-    ``pipeline`` is the pipeline built from ``config`` (its merged component
-    configs are compared with the base model's). The loaded components take
-    the new ``epochs``/``finetuning_epoch_fraction`` and their epoch fraction.
+    ``pipeline`` holds the components the train graph creates (built from
+    ``config``; their merged configs are compared with the base model's).
+    The training data's labels are checked by the graph's finetuning
+    validator node. Returns the base model and the folder it is unpacked in
+    (the caller cleans it up).
     """
-    from intently.interpreter import Interpreter
+    from intently.archive import extract_archive
+    from intently.interpreter import LOAD_PREFIX
+    from intently.leftovers import remove_stale_temp_dirs
+    from intently.limits import ArchiveLimits, using_limits
 
     if epoch_fraction is not None:
         epoch_fraction = check_fraction(epoch_fraction)
     archive = resolve_base_model(model)
     metadata = read_base_metadata(archive)
     check_config(archive, metadata, config, pipeline)
-    added = check_labels(archive, metadata, data)
+    limits = ArchiveLimits.from_env()
+    remove_stale_temp_dirs(LOAD_PREFIX)
+    workdir = LockedTempDir(LOAD_PREFIX)
     try:
-        interpreter = Interpreter.load(archive, finetune=True, registry=registry)
+        with using_limits(limits):
+            model_dir = extract_archive(archive, workdir.path, limits=limits)
     except IntentlyError as error:
+        workdir.cleanup()
         raise FinetuneError(
             f"cannot finetune {archive}: {error.message}",
             hint="the model is damaged: pass another model with --finetune PATH, or train a new model from scratch",
         ) from error
-    for loaded, item, built in zip(interpreter.pipeline, config.pipeline, pipeline):
-        for key in FINETUNABLE_KEYS & set(built.config):
-            loaded.config[key] = built.config[key]
-        loaded.epoch_fraction = component_fraction(item, epoch_fraction)
+    except BaseException:
+        workdir.cleanup()
+        raise
     logger.info("Finetuning %s", archive)
-    return FinetunePlan(archive, metadata, interpreter, epoch_fraction, added)
+    return BaseModel(archive, metadata, model_dir, epoch_fraction), workdir

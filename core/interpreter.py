@@ -1,4 +1,4 @@
-"""A trained pipeline: parse messages, persist to and load from an archive.
+"""A trained model: parse messages through its predict graph, persist to and load from an archive.
 
 ``Interpreter.load`` unpacks the archive into a locked temporary folder within
 the limits of :mod:`intently.limits`, loads every component and removes the
@@ -30,9 +30,14 @@ from intently.archive import (
     read_metadata_file,
 )
 from intently.component import Component
-from intently.errors import ComponentError, IntentlyError, InvalidArchiveError, UsageError
+from intently.config import GRAPH_RECIPE, ModelConfig
+from intently.errors import ComponentError, ComponentNotFoundError, IntentlyError, InvalidArchiveError, UsageError
 from intently.features import clear_features
 from intently.gc_pause import paused_garbage_collector
+from intently.graph.context import ExecutionContext
+from intently.graph.recipes import DEFAULT_NLU_TARGET, ComponentSpec, compile_components
+from intently.graph.runner import GraphRunner
+from intently.graph.schema import GraphSchema
 from intently.leftovers import LockedTempDir, remove_stale_files, remove_stale_temp_dirs
 from intently.limits import ArchiveLimits, using_limits
 from intently.message import Message
@@ -48,11 +53,22 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class Interpreter:
-    """A trained (or loaded) pipeline that parses messages.
+    """A trained (or loaded) model: its components, run through its predict graph.
 
     ``parse(text)`` returns Rasa's parse shape ``{text, intent: {name,
     confidence}, entities, intent_ranking}``; ``parse_batch(texts)`` parses many
     at once, batched through every component.
+
+    Args:
+        pipeline: the model's components (its trained state), in the order
+            they were trained; each is persisted into its own folder.
+        metadata: what ``metadata.json`` records.
+        context: what the components shared through ``provide_context()``.
+        predict_schema: the predict graph; by default the one ``default.v1``
+            compiles from ``pipeline`` (a node per component, in order of
+            what each requires).
+        target: the predict graph's result node (its ``nlu_target``).
+        model_config: the config the model was trained with.
     """
 
     def __init__(
@@ -60,12 +76,44 @@ class Interpreter:
         pipeline: Sequence[Component],
         metadata: ModelMetadata,
         context: Mapping[str, Any] | None = None,
+        *,
+        predict_schema: GraphSchema | None = None,
+        target: str = DEFAULT_NLU_TARGET,
+        model_config: ModelConfig | None = None,
     ) -> None:
-        self.pipeline = list(pipeline)
+        components = list(pipeline)
+        if predict_schema is None:
+            specs = [
+                ComponentSpec(
+                    getattr(c, "unique_name", None) or f"{i}_{type(c).__name__}",
+                    type(c),
+                    type(c).__name__ if not isinstance(c, Component) else c.component_name(),
+                    dict(getattr(c, "config", {})),
+                )
+                for i, c in enumerate(components)
+            ]
+            _, predict_schema = compile_components(specs, metadata.language)
+            target = DEFAULT_NLU_TARGET
+        self.components = components
         self.metadata = metadata
         self.context: dict[str, Any] = dict(context or {})
+        self.predict_schema = predict_schema
+        self.target = target
+        model_config = model_config or ModelConfig(language=metadata.language)
+        execution = ExecutionContext(model_config=model_config, graph="predict", shared=self.context)
+        self._runner = GraphRunner(
+            predict_schema,
+            [target],
+            execution,
+            resources={getattr(c, "unique_name", None) or f"{i}_{type(c).__name__}": c for i, c in enumerate(components)},
+        )
         self.model_path: Path | None = None
         self._workdir: LockedTempDir | None = None
+
+    @property
+    def pipeline(self) -> list[Component]:
+        """The components the predict graph runs, in the order it runs them."""
+        return self._runner.components()
 
     # --- parsing ------------------------------------------------------------------------
 
@@ -75,9 +123,8 @@ class Interpreter:
         return self.metadata.labels
 
     def process(self, messages: Sequence[Message]) -> Sequence[Message]:
-        """Run every component over a batch of messages, in pipeline order."""
-        for component in self.pipeline:
-            component.process(messages, **self.context)
+        """Run the predict graph over a batch of messages (annotated in place); returns them."""
+        self._runner.run(messages)
         return messages
 
     def parse_message(self, message: Message) -> dict[str, Any]:
@@ -150,7 +197,7 @@ class Interpreter:
         remove_stale_temp_dirs(PERSIST_PREFIX)
         with LockedTempDir(PERSIST_PREFIX) as model_dir:
             entries = []
-            for index, component in enumerate(self.pipeline):
+            for index, component in enumerate(self.components):
                 folder = model_dir / component.unique_name
                 folder.mkdir()
                 meta = component.persist(component.unique_name, folder) or {}
@@ -220,10 +267,13 @@ class Interpreter:
                     provided = pipeline[-1].provide_context()
                     if provided:
                         context.update(provided)
+                schema, target, config = _predict_graph(metadata, registry, allow_imports)
+                interpreter = cls(
+                    pipeline, metadata, context, predict_schema=schema, target=target, model_config=config
+                )
         except BaseException:
             workdir.cleanup()
             raise
-        interpreter = cls(pipeline, metadata, context)
         interpreter.model_path = archive
         if any(getattr(type(component), "keeps_files_after_load", False) for component in pipeline):
             interpreter._workdir = workdir
@@ -251,6 +301,37 @@ class Interpreter:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _predict_graph(
+    metadata: ModelMetadata, registry: ComponentRegistry, allow_imports: bool
+) -> tuple[GraphSchema | None, str, ModelConfig | None]:
+    """A graph.v1 model's predict graph, as its config wrote it (None for default.v1: compiled from the components)."""
+    config = metadata.config
+    if not isinstance(config, dict) or config.get("recipe") != GRAPH_RECIPE:
+        return None, DEFAULT_NLU_TARGET, None
+    from intently.config import load_config
+    from intently.graph.schema import parse_node, validate_schema
+
+    try:
+        model_config = load_config(config)
+        nodes = (config.get("predict_schema") or {}).get("nodes") or {}
+        schema = GraphSchema(
+            {
+                str(name): parse_node(str(name), node, registry, where="predict_schema", source=None,
+                                      allow_import=allow_imports)
+                for name, node in nodes.items()
+            },
+            "predict",
+        )
+        target = config.get("nlu_target") or DEFAULT_NLU_TARGET
+        validate_schema(schema, [target], language=model_config.language)
+    except ComponentNotFoundError:
+        raise
+    except (IntentlyError, AttributeError, TypeError) as error:
+        what = error.message if isinstance(error, IntentlyError) else f"{type(error).__name__}: {error}"
+        raise InvalidArchiveError(f"the predict graph in metadata.json is malformed: {what}") from error
+    return schema, target, model_config
 
 
 def _load_component(

@@ -10,7 +10,10 @@ get right:
 - an empty message is processed without error;
 - ``persist`` writes no pickle and returns JSON metadata, and after ``load``
   the component gives identical results (parse output, tokens and features);
-- ``load(..., finetune=True)`` gives an instance that can train again.
+- ``load(..., finetune=True)`` gives an instance that can train again, and
+  finetuning through the train graph loads it so;
+- it works as a graph node: the model written as a ``graph.v1`` recipe, with
+  the component given by its dotted path, validates and parses alike.
 
 It raises :class:`AssertionError` naming the first check that fails.
 """
@@ -31,6 +34,7 @@ from intently.component import Component
 from intently.config import ModelConfig, load_config
 from intently.errors import ComponentConfigError
 from intently.features import FeatureRef
+from intently.graph.recipes import export_graph, recipe_for
 from intently.interpreter import Interpreter
 from intently.message import Message
 from intently.registry import ComponentRegistry, get_registry
@@ -160,6 +164,23 @@ def check_component(
         _assert_same(a, c, f"{name}: batch order for {text!r}")
     _process(interpreter, ["", "   "])
 
+    # As a graph node: the same model written as a graph.v1 recipe, with the component given by its
+    # dotted path, validates (fn, needs, config, requirements) and its predict graph parses alike.
+    graph = export_graph(recipe_for(model_config, registry))
+    path = f"{component_cls.__module__}.{component_cls.__qualname__}"
+    if "<locals>" not in path:
+        for section in ("train_schema", "predict_schema"):
+            for node in graph[section]["nodes"].values():
+                if node["uses"] == name:
+                    node["uses"] = path
+    graph_recipe = recipe_for(load_config(graph), registry)
+    as_graph = Interpreter(
+        interpreter.components, interpreter.metadata, interpreter.context,
+        predict_schema=graph_recipe.predict, target=graph_recipe.nlu_target, model_config=graph_recipe.config,
+    )
+    for text, a, b in zip(texts, batch, _process(as_graph, texts)):
+        _assert_same(a, b, f"{name}: as a graph.v1 node for {text!r}")
+
     # Persist and load.
     with tempfile.TemporaryDirectory() as tmp:
         archive = interpreter.persist(Path(tmp), fixed_model_name="check")
@@ -182,8 +203,7 @@ def check_component(
         # Finetune: load ready to train, then train again on the same data.
         finetunable = Interpreter.load(archive, registry=registry, finetune=True)
         assert all(c.finetune_mode for c in finetunable.pipeline), f"{name}: load(finetune=True) did not set finetune_mode"
-        data = copy.deepcopy(training_data)
-        for component in finetunable.pipeline:
-            component.train(data, model_config, **finetunable.context)
-        _process(finetunable, texts)
+        finetuned = Trainer(model_config, registry=registry).train(copy.deepcopy(training_data), base_model=archive)
+        assert all(c.finetune_mode for c in finetuned.pipeline), f"{name}: finetuning did not load it with finetune=True"
+        _process(finetuned, texts)
     return interpreter

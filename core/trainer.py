@@ -1,4 +1,4 @@
-"""Training a pipeline: ``Trainer(config).train(training_data)``."""
+"""Training: ``Trainer(config).train(training_data)`` runs the config's train graph."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from intently import __version__
+from intently import __version__, finetune
 from intently.archive import find_latest_model, read_archive_metadata
 from intently.config import ModelConfig, load_config
 from intently.errors import IntentlyError, NoTrainingDataError, UsageError
 from intently.features import clear_features
 from intently.interpreter import Interpreter
+from intently.graph.context import ExecutionContext
+from intently.graph.nodes import unique_name_of
+from intently.graph.recipes import recipe_for
+from intently.graph.runner import GraphRunner
+from intently.leftovers import LockedTempDir
 from intently.metadata import ModelMetadata
-from intently.pipeline import build_pipeline
 from intently.registry import ComponentRegistry
 from intently.training_data.model import TrainingData
 
@@ -31,7 +35,7 @@ def combined_fingerprint(data_fingerprint: str, config_fingerprint: str) -> str:
 
 
 class Trainer:
-    """Builds a pipeline from a config and trains it.
+    """Compiles a config into its train and predict graphs, and runs the train graph.
 
     Example::
 
@@ -39,8 +43,8 @@ class Trainer:
         interpreter = trainer.train(intently.load_data("data/"))
         interpreter.parse("hello there")
 
-    The pipeline is built and validated when the trainer is created, so a
-    config mistake is reported before any data is read.
+    The graphs are built and validated when the trainer is created
+    (:attr:`recipe`), so a config mistake is reported before any data is read.
     """
 
     def __init__(
@@ -51,7 +55,8 @@ class Trainer:
     ) -> None:
         self.config = load_config(config)
         self.registry = registry
-        self.pipeline = build_pipeline(self.config, registry)
+        #: The config's train and predict graphs (:class:`intently.graph.recipes.Recipe`).
+        self.recipe = recipe_for(self.config, registry)
 
     def train(
         self,
@@ -60,12 +65,13 @@ class Trainer:
         base_model: str | PathLike[str] | None = None,
         epoch_fraction: float | None = None,
     ) -> Interpreter:
-        """Train every component in order and return the trained :class:`Interpreter`.
+        """Run the train graph and return the trained :class:`Interpreter`.
 
         Args:
             training_data: a :class:`TrainingData`, or paths to YAML files/folders.
             base_model: finetune this model archive (or the newest archive in
-                this folder) instead of training from scratch; see
+                this folder) instead of training from scratch: the same graph
+                runs with a finetuning execution context; see
                 :mod:`intently.finetune` for what may change.
             epoch_fraction: when finetuning, the share of their epochs the
                 components run (0 < F <= 1; a component's own
@@ -73,18 +79,20 @@ class Trainer:
 
         Raises:
             FinetuneError: the base model is missing or damaged, or the config
-                or data cannot be finetuned from it (before any training).
+                or data cannot be finetuned from it.
         """
         training_data = self._load(training_data)
         data_fingerprint = training_data.fingerprint()
         config_fingerprint = self.config.fingerprint()
-        plan = None
+        context = ExecutionContext(model_config=self.config, graph="train")
+        workdir: LockedTempDir | None = None
         if base_model is not None:
-            from intently import finetune
-
-            plan = finetune.prepare(base_model, self.config, self.pipeline, training_data, epoch_fraction,
-                                    self.registry)
-            self.pipeline = plan.pipeline
+            probes = [
+                node.cls(node.config, unique_name=unique_name_of(name))  # type: ignore[misc]
+                for name, node in ((n, self.recipe.train.nodes[n]) for n in self.recipe.component_nodes())
+            ]
+            context.base_model, workdir = finetune.prepare(base_model, self.config, probes, epoch_fraction)
+            context.is_finetuning = True
         elif epoch_fraction is not None:
             raise UsageError("epoch_fraction applies only to finetuning", hint="pass base_model= as well")
         logger.info(
@@ -94,18 +102,17 @@ class Trainer:
             len(training_data.entities),
         )
         started = time.perf_counter()
-        context: dict[str, Any] = dict(plan.interpreter.context) if plan else {}
-        if plan is None:
-            for component in self.pipeline:
-                provided = component.provide_context()
-                if provided:
-                    context.update(provided)
-        for component in self.pipeline:
-            component_started = time.perf_counter()
-            component.train(training_data, self.config, **context)
-            logger.info("Trained %s in %.2f s", component.unique_name, time.perf_counter() - component_started)
+        try:
+            runner = GraphRunner(self.recipe.train, self.recipe.train_targets, context)
+            runner.run(training_data)
+        except BaseException:
+            if workdir is not None:
+                workdir.cleanup()
+            raise
+        components = runner.owned_components()
         duration = time.perf_counter() - started
         clear_features(training_data.training_examples)
+        base = context.base_model
         metadata = ModelMetadata(
             intently_version=__version__,
             config=self.config.to_dict(),
@@ -119,13 +126,19 @@ class Trainer:
             training_duration_seconds=duration,
             training_examples=len(training_data.training_examples),
             language=self.config.language,
-            finetuned_from=plan.record() if plan else None,
+            finetuned_from=finetune.record(base, components) if base is not None else None,
         )
-        logger.info("%s finished in %.2f s", "Finetuning" if plan else "Training", duration)
-        interpreter = Interpreter(self.pipeline, metadata, context)
-        if plan:
-            # The loaded components may still read files of the unpacked base model.
-            interpreter._workdir = plan.interpreter._workdir
+        logger.info("%s finished in %.2f s", "Finetuning" if base else "Training", duration)
+        interpreter = Interpreter(
+            components, metadata, context.shared, predict_schema=self.recipe.predict, target=self.recipe.nlu_target,
+            model_config=self.config,
+        )
+        if workdir is not None:
+            if any(getattr(type(c), "keeps_files_after_load", False) for c in components):
+                # The loaded components may still read files of the unpacked base model.
+                interpreter._workdir = workdir
+            else:
+                workdir.cleanup()
         return interpreter
 
     @staticmethod

@@ -404,3 +404,15 @@ def construct(node: yaml.Node, file: str = "<string>", error_class: type[Intentl
         return result
 
     return build(node)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes every value in full: no ``&anchor``/``*alias``, even for values used twice."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as block-style YAML (keys in their order, Unicode as is, no anchors)."""
+    return yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, default_flow_style=False)

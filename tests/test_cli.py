@@ -150,10 +150,10 @@ def test_featurizer_before_tokenizer(project, monkeypatch):
     assert_clean_error(code, err, "CountVectorsFeaturizer (pipeline item 1) requires 'tokens'", "WhitespaceTokenizer")
 
 
-def test_graph_recipe_is_not_supported_yet(project, monkeypatch):
-    (project / "config.yml").write_text("recipe: graph.v1\n")
+def test_graph_recipe_without_its_graphs_is_a_clear_error(project, monkeypatch):
+    (project / "config.yml").write_text("recipe: graph.v1\nlanguage: en\n")
     code, out, err = run_cli(["train"], monkeypatch, project)
-    assert_clean_error(code, err, "not supported yet")
+    assert_clean_error(code, err, "[E204]", "graph.v1 needs `train_schema:`")
 
 
 def test_missing_model_and_missing_data(project, monkeypatch):

@@ -42,9 +42,11 @@ def test_default_pipeline_for_languages_without_spaces_relies_on_char_ngrams():
         assert ("CountVectorsFeaturizer", "char_wb") in names
 
 
-def test_graph_recipe_is_recognised_but_not_supported(tmp_path):
-    with pytest.raises(UnsupportedRecipeError, match="graph.v1.*not supported yet"):
+def test_graph_recipe_fills_nothing_in(tmp_path):
+    with pytest.raises(ConfigError, match="graph.v1 needs `language:`"):
         load_config(write(tmp_path, "recipe: graph.v1\n"))
+    config = load_config(write(tmp_path, "recipe: graph.v1\nlanguage: zh\ntrain_schema: {nodes: {}}\n"))
+    assert config.recipe == "graph.v1" and config.pipeline == [] and config.filled_in == []
 
 
 def test_unknown_recipe_and_key(tmp_path):

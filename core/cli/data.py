@@ -67,11 +67,12 @@ def run_validate(args: argparse.Namespace) -> int:
 
     training_data = load_data(args.data)
     if args.config:
-        from intently.config import load_config
-        from intently.pipeline import build_pipeline
+        from intently.config import GRAPH_RECIPE, load_config
+        from intently.graph.recipes import recipe_for
 
-        build_pipeline(load_config(args.config))
-        note(f"Config {args.config}: the pipeline is valid.")
+        recipe = recipe_for(load_config(args.config))
+        what = "the train and predict graphs are" if recipe.config.recipe == GRAPH_RECIPE else "the pipeline is"
+        note(f"Config {args.config}: {what} valid.")
     report = validate_training_data(training_data)
     for problem in report.errors + report.warnings:
         note(_format(problem))

@@ -53,6 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         help="train even when the newest model in --out was trained on the same data and config "
         "(--finetune always trains)",
     )
+    parser.add_argument(
+        "--dump-config", default=None, metavar="PATH",
+        help="write the config as used to PATH (YAML), with what the default recipe filled in "
+        "(the language, the default pipeline); graph.v1 configs fill nothing in",
+    )
     parser.set_defaults(run=run)
 
 
@@ -72,6 +77,15 @@ def run(args: argparse.Namespace) -> int:
         config = DEFAULT_CONFIG
     trainer = Trainer(config)
     announce_default_pipeline(trainer.config, config)
+    if args.dump_config:
+        from intently.fileio import atomic_write_text
+        from intently.yaml_utils import dump_yaml
+
+        filled = trainer.config.filled_in
+        header = "# The config as used" + (": the default recipe filled in " + "; ".join(
+            line.split(":", 1)[0] for line in filled) if filled else "") + "\n"
+        atomic_write_text(args.dump_config, header + dump_yaml(trainer.config.to_dict()))
+        note(f"Config written to {args.dump_config}")
     archive, interpreter = train_or_keep(
         trainer, args.data, args.out, fixed_model_name=args.fixed_model_name,
         finetune=args.finetune, epoch_fraction=args.epoch_fraction, keep_unchanged=not args.force,

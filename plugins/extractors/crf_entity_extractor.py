@@ -123,7 +123,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from intently.component import ENTITIES, TOKENS, Component
+from intently.component import DENSE_FEATURES, ENTITIES, SPARSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SEQUENCE, collect_features, feature_origins
 from intently.message import Entity, Message, Token
@@ -232,6 +232,12 @@ class CRFEntityExtractor(Component):
         self._static_cache: dict[str, list[_Items]] = {}
         self._warned_untrained = False
         self._warned_dense: set[str] = set()
+
+    @classmethod
+    def graph_requires(cls, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """``pattern`` reads the regex featurizer's token data, ``text_dense_features`` dense features."""
+        used = {name for names in config.get("features") or () for name in names}
+        return (SPARSE_FEATURES,) * ("pattern" in used) + (DENSE_FEATURES,) * ("text_dense_features" in used)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
