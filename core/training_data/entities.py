@@ -60,6 +60,7 @@ _ANNOTATION = re.compile(
     r"|\{(?P<dict>[^}]+?)\}"
     r"|\[(?P<list>.*?)\])"
 )
+_BRACKET = re.compile(r"[\[\]]")
 #: One ``{...}`` of a list annotation ``[text][{...}, {...}]``.
 _SINGLE_DICT = re.compile(r"\{([^}]+?)\}")
 #: ``[`` or ``]`` right after emoticon eyes (``:]``, ``;-[``, ``=]``) does not warn.
@@ -185,22 +186,22 @@ class _Parser:
             span = match.group("text")
             start = length + len(literal)
             self._annotation(match, span, start, start + len(span))
-            self._note_brackets(position, index, literal_brackets)
+            if "[" in literal or "]" in literal:
+                self._note_brackets(position, index, literal_brackets)
             parts.append(literal)
             parts.append(span)
             length += len(literal) + len(span)
             position = match.end()
-        self._note_brackets(position, len(work), literal_brackets)
-        parts.append(work[position:])
+        tail = work[position:]
+        if "[" in tail or "]" in tail:
+            self._note_brackets(position, len(work), literal_brackets)
+        parts.append(tail)
         if literal_brackets:
             self._warn_literal(literal_brackets)
         return self.restore("".join(parts)), self.entities
 
     def _note_brackets(self, start: int, end: int, found: list[int]) -> None:
-        work = self.work
-        for index in range(start, end):
-            if work[index] in "[]":
-                found.append(index)
+        found.extend(match.start() for match in _BRACKET.finditer(self.work, start, end))
 
     def _warn_literal(self, brackets: list[int]) -> None:
         """One warning per example for literal brackets that look like a broken annotation."""
@@ -233,29 +234,28 @@ class _Parser:
     def _annotation(self, match: re.Match[str], span: str, start: int, end: int) -> None:
         """``[text](entity)``, ``[text](entity:value)`` or ``[text]{...}`` at ``match``."""
         open_index = match.start()
-        span_text = self.restore(span)
-        if match.group("list") is not None:
+        span_text = self.restore(span) if self.stand_ins else span
+        name, value, data, listed = match.group("entity", "value", "dict", "list")
+        if listed is not None:
             self._list_form(match, span_text, start, end)
             return
-        data = match.group("dict")
         if data is not None:
             brace = match.start("dict") - 1
             item = self._json(match.start("dict"), match.end("dict"))
             self.entities.append(self._entity_from_dict(item, brace, span_text, start, end))
             self._check_nested(open_index, span)
             return
-        name = self.restore(match.group("entity"))
-        paren = match.start("entity") - 1
+        name = self.restore(name)
         if not name.strip():
-            raise self.error(paren, "the entity name is empty", _BRACKET_HINT)
-        value = match.group("value")
+            raise self.error(match.start("entity") - 1, "the entity name is empty", _BRACKET_HINT)
         if value is not None:
             value = self.restore(value)
             if not value.strip():
-                raise self.error(paren, f"the value after '{name}:' is empty", _BRACKET_HINT)
+                raise self.error(match.start("entity") - 1, f"the value after '{name}:' is empty", _BRACKET_HINT)
         if not span_text.strip():
             raise self.error(open_index, "an entity annotation has no text between '[' and ']'")
-        self._check_nested(open_index, span)
+        if "[" in span:
+            self._check_nested(open_index, span)
         self.entities.append(
             Entity(start=start, end=end, value=span_text if value is None else value, entity=name)
         )

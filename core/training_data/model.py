@@ -216,7 +216,7 @@ class TrainingData:
         with other entities, is kept (validation reports it). Each removal is
         recorded in :attr:`duplicates`.
         """
-        seen: dict[str, Message] = {}
+        seen: dict[tuple[Any, ...], Message] = {}
         kept: list[Message] = []
         removed = 0
         for message in self.training_examples:
@@ -266,19 +266,16 @@ class TrainingData:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _example_key(message: Message) -> str:
-    return json.dumps(
-        [
-            message.text,
-            message.intent,
-            message.intent_response_key,
-            [_entity_key(e) for e in message.entities],
-            message.metadata,
-        ],
-        sort_keys=True,
-        default=str,
-        ensure_ascii=False,
+def _example_key(message: Message) -> tuple[Any, ...]:
+    entities = tuple(
+        (e.start, e.end, e.entity, str(e.value), e.role, e.group) for e in message.entities
     )
+    metadata = (
+        json.dumps(message.metadata, sort_keys=True, default=str, ensure_ascii=False)
+        if message.metadata
+        else ""
+    )
+    return (message.text, message.intent, message.intent_response_key, entities, metadata)
 
 
 def _entity_key(entity: Entity) -> list[Any]:
