@@ -175,7 +175,8 @@ def read_document(root: yaml.Node | None, text: str, file: str) -> TrainingData:
         )
     with _gc_paused():
         data = _Reader(NodeContext(text, file)).read(root, is_domain=kind == "domain")
-    report_duplicates(data, data.drop_duplicates(), file)
+        removed = data.drop_duplicates()
+    report_duplicates(data, removed, file)
     return data
 
 
