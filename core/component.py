@@ -72,6 +72,10 @@ class Component:
     defaults: ClassVar[Mapping[str, Any]] = {}
     #: Capabilities that earlier components must provide (a tuple = any of them).
     requires: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+    #: Requirements whose absence is a warning, not an error: the component
+    #: then has nothing to work on, as EntitySynonymMapper without an entity
+    #: extractor before it (Rasa accepts such a pipeline).
+    warn_if_missing: ClassVar[frozenset[str]] = frozenset()
     #: Capabilities this component adds to messages.
     provides: ClassVar[tuple[str, ...]] = ()
     #: Languages the component works for (None: all).

@@ -2,11 +2,14 @@
 
 Every check runs before any training starts: each component's name resolves,
 its config keys are known, the language is supported, and every capability
-it ``requires`` is ``provides``-d by a component placed before it.
+it ``requires`` is ``provides``-d by a component placed before it (where a
+component lists a requirement in ``warn_if_missing``, its absence is a
+warning instead).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +17,8 @@ from intently.component import Component
 from intently.config import ModelConfig
 from intently.errors import ComponentConfigError, IntentlyError, PipelineError
 from intently.registry import ComponentRegistry, get_registry
+
+logger = logging.getLogger(__name__)
 
 
 def describe_requirement(requirement: str | tuple[str, ...]) -> str:
@@ -73,6 +78,17 @@ def validate_pipeline(classes: Sequence[type[Component]], language: str, registr
         for requirement in cls.requires:
             options = _as_tuple(requirement)
             if provided_before.intersection(options):
+                continue
+            if cls.warn_if_missing.intersection(options):
+                providers = _registered_providers(options, registry)
+                logger.warning(
+                    "%s (pipeline item %d) has no component before it that provides %s, so it "
+                    "will have nothing to work on%s",
+                    name,
+                    index + 1,
+                    describe_requirement(requirement),
+                    f"; add one of these before it: {', '.join(providers)}" if providers else "",
+                )
                 continue
             later = [
                 (j, other)

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import EXAMPLE_PROJECT, REPO
 
@@ -243,3 +244,72 @@ def test_robustness_documents_are_made_again_from_seed_and_index(monkeypatch):
     assert made == [make_document(7, index, sources) for index in range(200)]
     assert {kind for kind, _ in made} == {"mutated", "structure", "tokens", "special"}
     assert made != [make_document(8, index, sources) for index in range(200)]
+
+
+def fake_rasa_reader(tmp_path, view: dict) -> Path:
+    """A venv whose ``python`` answers the version probe and writes ``view`` as Rasa's reading."""
+    venv = tmp_path / "fake-rasa"
+    (venv / "bin").mkdir(parents=True)
+    (tmp_path / "view.json").write_text(json.dumps(view, ensure_ascii=False), encoding="utf-8")
+    python = venv / "bin" / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-c" ]; then echo 3.6.21; exit 0; fi\n'
+        f'cp "{tmp_path / "view.json"}" "$2"\n'
+    )
+    python.chmod(0o755)
+    return venv
+
+
+def test_rasa_compat_benchmark_tables_every_difference(tmp_path):
+    project = (tmp_path / "proj").resolve()
+    (project / "data").mkdir(parents=True)
+    nlu = project / "data" / "nlu.yml"
+    nlu.write_text(
+        'version: "3.1"\nnlu:\n- intent: 问候\n  examples: |\n    - 你好]\n    - 去[北京](city)\n'
+        "- synonym: 北京\n  examples: |\n    - 北平\n",
+        encoding="utf-8",
+    )
+    entity = {"start": 1, "end": 3, "value": "北京", "entity": "city", "role": None, "group": None}
+    messages = [
+        {"text": "你好]", "intent": "问候", "intent_response_key": None, "entities": [], "metadata": {}},
+        {"text": "去北京", "intent": "问候", "intent_response_key": None, "entities": [entity], "metadata": {}},
+    ]
+    view = {
+        "files": {
+            str(nlu): {
+                "kinds": ["nlu"],
+                "messages": messages,
+                "synonyms": {"北平": "北京", "北京市": "北京"},  # one more than intently reads
+                "regexes": [],
+                "lookups": {},
+                "responses": {},
+            }
+        },
+        "folders": {str(project): 2},
+    }
+    venv = fake_rasa_reader(tmp_path, view)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "rasa_compat.py"), str(project), "--rasa-venv", str(venv),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "rasa_compat.json").read_text(encoding="utf-8"))
+    entry = data["files"]["proj/data/nlu.yml"]
+    assert entry["counts"]["examples"] == 0 and entry["counts"]["synonyms"] == 1
+    assert entry["differences"]["synonyms"] == ["synonym '北京市': only Rasa has it: \"北京\""]
+    assert data["folders"]["proj"] == {"rasa_examples": 2, "intently_examples": 2}
+    table = (tmp_path / "out" / "rasa_compat.md").read_text(encoding="utf-8")
+    assert "| `proj/data/nlu.yml` | 2 / 2 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 1 |" in table
+
+
+def test_rasa_compat_benchmark_says_how_to_install_rasa_when_it_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "rasa_compat.py"), str(tmp_path), "--rasa-venv", str(tmp_path / "none"),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert f"Rasa is not installed in {tmp_path / 'none'}" in result.stderr and "install.sh" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()

@@ -98,6 +98,19 @@ def test_data_validate_fails_on_an_example_under_two_intents(project, monkeypatc
     assert "error" in err and "clash.yml:5" in err and "greet" in err and "deny" in err
 
 
+def test_data_validate_warns_about_stray_brackets_and_dropped_duplicates(project, monkeypatch):
+    # Rasa 3.6 reads "你好]" as text and drops the repeated example; so does intently,
+    # and `data validate` says where, so the author can fix them.
+    (project / "data" / "rasa.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: 闲聊\n  examples: |\n    - 你好]\n    - 在吗\n    - 在吗\n',
+        encoding="utf-8",
+    )
+    code, out, err = run_cli(["data", "validate", "--fail-on-warnings"], monkeypatch, project)
+    assert code == 1
+    assert "rasa.yml:5:9: ']' without a matching '['" in err
+    assert "rasa.yml:7: the example '在吗'" in err and "rasa.yml:6" in err and "dropped" in err
+
+
 def test_components_lists_builtins_with_distribution_and_defaults(monkeypatch, tmp_path):
     code, out, err = run_cli(["components"], monkeypatch, tmp_path)
     assert code == 0

@@ -207,9 +207,33 @@ def test_has_no_config_keys() -> None:
         EntitySynonymMapper({"case_sensitive": True})
 
 
-def test_must_follow_an_entity_extractor() -> None:
-    with pytest.raises(PipelineError, match="requires 'entities'"):
-        Trainer({"language": "en", "pipeline": [{"name": "WhitespaceTokenizer"}, {"name": "EntitySynonymMapper"}]})
+def test_without_an_entity_extractor_before_it_is_a_warning_as_in_rasa(caplog) -> None:
+    config = {
+        "language": "zh",
+        "pipeline": [
+            {"name": "JiebaTokenizer"},
+            {"name": "CountVectorsFeaturizer"},
+            {"name": "LogisticRegressionClassifier"},
+            {"name": "EntitySynonymMapper"},
+        ],
+    }
+    with caplog.at_level("WARNING"):
+        interpreter = Trainer(config).train(
+            read_yaml_string(
+                "nlu:\n- intent: 问候\n  examples: |\n    - 你好\n    - 您好\n"
+                "- intent: 再见\n  examples: |\n    - 再见\n    - 拜拜\n"
+                "- synonym: 北京\n  examples: |\n    - 北平\n"
+            )
+        )
+    warning = next(r.getMessage() for r in caplog.records if "EntitySynonymMapper (pipeline item 4)" in r.getMessage())
+    assert "nothing to work on" in warning and "CRFEntityExtractor" in warning
+    assert interpreter.parse("你好")["entities"] == []
+
+
+def test_before_its_extractor_is_still_a_warning(caplog) -> None:
+    with caplog.at_level("WARNING"):
+        Trainer({"language": "en", "pipeline": [{"name": "EntitySynonymMapper"}, {"name": EXTRACTOR}]})
+    assert any("EntitySynonymMapper (pipeline item 1)" in r.getMessage() for r in caplog.records)
 
 
 def test_in_a_pipeline_after_an_extractor(tmp_path) -> None:

@@ -57,10 +57,16 @@ def test_json_form_value_defaults_to_text() -> None:
     assert (entities[0].start, entities[0].end) == (3, 10)
 
 
-def test_json_value_may_hold_braces_and_brackets() -> None:
-    text, entities = parse_annotated_text('[x]{"entity": "a", "value": "}]{["} y')
+def test_json_value_may_hold_braces_and_brackets_as_json_escapes() -> None:
+    # As in Rasa, the JSON runs to the first '}'; a brace in a value is written \u007d.
+    text, entities = parse_annotated_text('[x]{"entity": "a", "value": "\\u007d]{["} y')
     assert text == "x y"
     assert entities[0].value == "}]{["
+
+
+def test_json_runs_to_the_first_closing_brace_as_in_rasa() -> None:
+    with pytest.raises(EntityAnnotationError, match="not valid JSON"):
+        parse_annotated_text('[x]{"entity": "a", "value": "}"} y')
 
 
 def test_list_form_annotates_one_span_several_times() -> None:
@@ -123,35 +129,100 @@ def test_bracket_without_annotation_stays_literal_with_warning() -> None:
     assert entities == []
     assert len(warnings) == 1
     assert warnings[0].startswith("f.yml:3:11:")
+    assert "not followed by '(' or '{'" in warnings[0]
 
 
-def test_literal_bracket_then_list_lookalike() -> None:
+def test_second_brackets_after_an_annotation_text_are_an_empty_list_as_in_rasa() -> None:
+    # Rasa reads "[x][y]" as "x" annotated with the list "y", which has no
+    # annotations: the text "[y]" is dropped. intently does the same, and warns.
     warnings: list[str] = []
     text, entities = parse_annotated_text("[x][y](e)", warnings=warnings)
-    assert text == "[x]y"
-    assert spans(text, entities) == [("y", "e", "y", None, None)]
-    assert len(warnings) == 1
+    assert text == "x(e)"
+    assert entities == []
+    assert len(warnings) == 1 and "dropped" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "plain"),
+    [
+        ("hello]", "hello]"),  # a stray ']' (issue 21)
+        ("你好]", "你好]"),
+        ("hi [there", "hi [there"),
+        ("[北京", "[北京"),
+        ("ok :]", "ok :]"),
+        ("不错 :-[", "不错 :-["),
+        ("[x] (city)", "[x] (city)"),  # a '(' after a non-annotation
+        ("hi [x](city", "hi [x](city"),
+        ("hi [x](city:)", "hi [x](city:)"),
+        ("hi [x]()", "hi [x]()"),
+        ("hi [](city)", "hi [](city)"),
+        ('hi [x]{"entity": "a"', 'hi [x]{"entity": "a"'),
+        ("a ] b [ c", "a ] b [ c"),
+    ],
+)
+def test_what_rasa_does_not_read_as_an_annotation_is_literal_text(raw: str, plain: str) -> None:
+    assert parse_annotated_text(raw) == (plain, [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "warns"),
+    [
+        ("hello]", True),
+        ("hi [there", True),
+        ("[北京] 天气", True),
+        ("hi [x](city:)", True),
+        ("ok :]", False),
+        ("bad day :-[", False),
+        ("so sad ;[", False),
+    ],
+)
+def test_literal_brackets_warn_unless_they_are_an_emoticon(raw: str, warns: bool) -> None:
+    warnings: list[str] = []
+    parse_annotated_text(raw, warnings=warnings)
+    assert bool(warnings) is warns
+
+
+def test_the_annotated_text_runs_to_the_first_closing_bracket_as_in_rasa() -> None:
+    warnings: list[str] = []
+    text, entities = parse_annotated_text("去 [北京 [朝阳](district) 吧", warnings=warnings)
+    assert text == "去 北京 [朝阳 吧"
+    assert spans(text, entities) == [("北京 [朝阳", "district", "北京 [朝阳", None, None)]
+    assert len(warnings) == 1 and "contains '['" in warnings[0]
+
+
+def test_names_and_values_are_kept_as_written() -> None:
+    # Rasa keeps the space after the colon: the value is " duration".
+    text, entities = parse_annotated_text("[多久](unit: duration) 和 [x]( kind )")
+    assert text == "多久 和 x"
+    assert [(e.entity, e.value) for e in entities] == [("unit", " duration"), (" kind ", "x")]
+
+
+def test_short_form_value_may_hold_colons() -> None:
+    text, entities = parse_annotated_text("at [noon](time:12:00)")
+    assert entities[0].value == "12:00"
+
+
+def test_unknown_json_key_is_ignored_with_a_warning() -> None:
+    warnings: list[str] = []
+    text, entities = parse_annotated_text('[北京]{"entity": "city", "rol": "to"}', warnings=warnings)
+    assert text == "北京"
+    assert entities == [Entity(start=0, end=2, value="北京", entity="city")]
+    assert "'rol'" in warnings[0]
 
 
 @pytest.mark.parametrize(
     ("raw", "column", "fragment"),
     [
-        ("hi [there", 4, "never closed"),
-        ("hi there]", 9, "without a matching"),
-        ("hi [x](city", 7, "'('"),
         ('hi [x]{"entity": city}', 7, "not valid JSON"),
-        ('hi [x]{"entity": "a"', 7, "not valid JSON"),
         ('hi [x]{"role": "r"}', 7, '"entity"'),
         ('hi [x]{"entity": "a", "role": 1}', 7, '"role" must be a string'),
         ('hi [x]{"entity": "a", "group": ["g"]}', 7, '"group" must be a string'),
         ('hi [x]{"entity": ""}', 7, "entity name is empty"),
-        ("hi [x]()", 7, "entity name is empty"),
         ("hi [x]( )", 7, "entity name is empty"),
-        ("hi [x](city:)", 7, "value"),
-        ('hi [x]{"entity": "a", "rol": "r"}', 7, "unknown key"),
-        ("hi [](city)", 4, "no text"),
-        ("hi [a [b](c)", 4, "not closed before"),
-        ('hi [x][{"entity": "a"}, 3]', 7, "JSON object"),
+        ("hi [x](city: )", 7, "value"),
+        ("hi [ ](city)", 4, "no text"),
+        ('hi [x][{"entity": "a"}, {"entity": 3}]', 25, "must be a string"),
+        ('hi [x][{"entity": "a"}, {oops}]', 25, "not valid JSON"),
     ],
 )
 def test_errors_name_the_file_line_and_column_of_the_bracket(raw: str, column: int, fragment: str) -> None:
@@ -168,13 +239,19 @@ def test_errors_name_the_file_line_and_column_of_the_bracket(raw: str, column: i
 
 def test_error_position_on_a_later_line_of_a_multiline_text() -> None:
     with pytest.raises(EntityAnnotationError) as caught:
-        parse_annotated_text("first line\nsecond ]", file="s.yml", line=4, column=7)
-    assert (caught.value.line, caught.value.column) == (5, 14)
+        parse_annotated_text('first line\nsecond [x]{oops}', file="s.yml", line=4, column=7)
+    assert (caught.value.line, caught.value.column) == (5, 17)
+
+
+def test_error_position_counts_escapes_as_written() -> None:
+    with pytest.raises(EntityAnnotationError) as caught:
+        parse_annotated_text('\\[a\\] [x]{oops}', file="s.yml", line=1, column=1)
+    assert caught.value.column == 10  # the '{' after two escapes
 
 
 def test_error_without_location_still_raises() -> None:
     with pytest.raises(EntityAnnotationError) as caught:
-        parse_annotated_text("oops [")
+        parse_annotated_text("oops [x]{1}")
     assert caught.value.file is None
 
 

@@ -146,7 +146,7 @@ def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
 
 def test_errors_in_a_folder_name_the_file(tmp_path: Path) -> None:
     write(tmp_path / "a.yml", nlu("a", "x"))
-    bad = write(tmp_path / "b.yml", "nlu:\n- intent: a\n  examples: |\n    - [x](\n")
+    bad = write(tmp_path / "b.yml", "nlu:\n- intent: a\n  examples: |\n    - [x]{y}\n")
     with pytest.raises(TrainingDataError) as caught:
         load_data(tmp_path)
     assert (caught.value.file, caught.value.line, caught.value.column) == (str(bad), 4, 10)
@@ -157,9 +157,13 @@ def test_errors_in_a_folder_name_the_file(tmp_path: Path) -> None:
     assert caught_yaml.value.file == str(broken)
 
 
-def test_an_unknown_yaml_file_in_a_folder_is_an_error(tmp_path: Path) -> None:
+def test_an_unknown_yaml_file_in_a_folder_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    # Rasa ignores YAML files of other kinds (e.g. Rasa Pro's flows); the warning catches typos.
     path = write(tmp_path / "stuff.yml", "stoires: []\n")
-    with pytest.raises(TrainingDataError) as caught:
-        load_data(tmp_path)
-    assert (caught.value.file, caught.value.line, caught.value.column) == (str(path), 1, 1)
-    assert "stories" in caught.value.hint
+    write(tmp_path / "a.yml", nlu("a", "x"))
+    data = load_data(tmp_path)
+    assert [m.text for m in data.training_examples] == ["x"]
+    (warning,) = data.warnings
+    assert warning.startswith(f"{path}:1:") and "did you mean 'stories'" in warning
+
+

@@ -87,7 +87,40 @@ def test_repeated_example_in_one_intent_is_a_warning() -> None:
     assert report.ok
     (warning,) = report.warnings
     assert (warning.severity, warning.file, warning.line) == ("warning", "nlu.yml", 6)
+    assert "dropped" in warning.message and "nlu.yml:4" in warning.message
+
+
+def test_repeated_example_with_other_entities_is_kept_and_reported() -> None:
+    report = check(
+        "nlu:\n- intent: a\n  examples: |\n    - 去[北京](city)\n    - 去北京\n    - y\n"
+        "- intent: b\n  examples: |\n    - p\n    - q\n"
+    )
+    (warning,) = report.warnings
+    assert (warning.file, warning.line) == ("nlu.yml", 5)
     assert "twice" in warning.message and "nlu.yml:4" in warning.message
+
+
+def test_exact_duplicates_across_files_are_dropped_and_reported(tmp_path) -> None:
+    from intently.training_data import load_data
+
+    (tmp_path / "a.yml").write_text("nlu:\n- intent: 问候\n  examples: |\n    - 你好\n    - 早上好\n", encoding="utf-8")
+    (tmp_path / "b.yml").write_text(
+        "nlu:\n- intent: 问候\n  examples: |\n    - 你好\n- intent: 再见\n  examples: |\n    - 再见\n    - 拜拜\n"
+        "    - 你好\n",
+        encoding="utf-8",
+    )
+    data = load_data(tmp_path)
+    assert [(m.text, m.intent) for m in data.training_examples] == [
+        ("你好", "问候"), ("早上好", "问候"), ("再见", "再见"), ("拜拜", "再见"), ("你好", "再见"),
+    ]
+    report = validate_training_data(data)
+    dropped = [w for w in report.warnings if "dropped" in w.message]
+    assert [(w.file, w.line) for w in dropped] == [(str(tmp_path / "b.yml"), 4)]
+    assert f"{tmp_path / 'a.yml'}:4" in dropped[0].message
+    # The same text under two intents stays, and is reported with both places.
+    (error,) = report.errors
+    assert "问候" in error.message and "再见" in error.message
+    assert f"{tmp_path / 'a.yml'}:4" in error.message and f"{tmp_path / 'b.yml'}:9" in error.message
 
 
 def test_empty_intent_block_is_a_warning() -> None:

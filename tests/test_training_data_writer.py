@@ -262,3 +262,23 @@ def test_write_into_a_new_file(tmp_path: Path) -> None:
     write_yaml_file(TrainingData(training_examples=[Message("hi", intent="greet")]), target)
     assert read_yaml_file(target).training_examples[0].text == "hi"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_braces_and_brackets_in_annotation_values_are_written_as_json_escapes() -> None:
+    # Rasa's annotation JSON ends at the first '}' (a list at the first ']'), so the
+    # writer escapes them inside strings; the result reads back the same.
+    message = Message(
+        text="订 北京 的票",
+        intent="订票",
+        entities=[
+            Entity(start=2, end=4, value="城市}{", entity="city", role="到]"),
+            Entity(start=2, end=4, value="北京", entity="place", group="[1]"),
+        ],
+    )
+    written = annotate(message)
+    assert "}{" not in written and "到]" not in written
+    assert "\\u007d" in written and "\\u005d" in written
+    data = read_yaml_string(dump_yaml(TrainingData(training_examples=[message])))
+    (again,) = data.training_examples
+    assert again.text == message.text
+    assert again.entities == message.entities

@@ -10,6 +10,9 @@
   are skipped with a warning, as Rasa does; empty files give a warning.
   Warnings are logged and kept in ``TrainingData.warnings``.
 * A file reached twice (named and inside a named folder) is read once.
+* Exact duplicate examples (same text, intent, entities and metadata) are
+  dropped, within a file and across files, keeping the first, as Rasa does;
+  the log says how many and ``TrainingData.duplicates`` says where.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from intently.errors import NoTrainingDataError
 from intently.training_data.model import TrainingData
-from intently.training_data.reader import document_kind, read_document
+from intently.training_data.reader import document_kind, read_document, report_duplicates
 from intently.yaml_utils import compose_yaml, read_text
 
 logger = logging.getLogger(__name__)
@@ -73,7 +76,10 @@ def load_data(paths: PathArg | Sequence[PathArg]) -> TrainingData:
             data = _read_file(path, explicit=True)
             if data is not None:
                 parts.append(data)
-    return TrainingData().merge(*parts)
+    merged = TrainingData().merge(*parts)
+    if len(parts) > 1:
+        report_duplicates(merged, merged.drop_duplicates(), "across files")
+    return merged
 
 
 def _first_visit(path: Path, seen: set[Path]) -> bool:

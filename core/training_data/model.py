@@ -87,6 +87,8 @@ class TrainingData:
             in order, from ``synonym:`` blocks and from annotated values (lets
             validation report a text mapped to two values; ``entity_synonyms``
             keeps the last).
+        duplicates: ``(dropped, kept)`` for each exact duplicate example that
+            :meth:`drop_duplicates` removed (reported by validation).
     """
 
     training_examples: list[Message] = attrs.field(factory=list)
@@ -99,6 +101,7 @@ class TrainingData:
     warnings: list[str] = attrs.field(factory=list)
     empty_intents: list[tuple[str, SourceLocation | None]] = attrs.field(factory=list)
     synonym_sources: list[tuple[str, str, SourceLocation | None]] = attrs.field(factory=list)
+    duplicates: list[tuple[Message, Message]] = attrs.field(factory=list)
 
     # --- label sets -----------------------------------------------------------------
 
@@ -186,6 +189,7 @@ class TrainingData:
             warnings=list(self.warnings),
             empty_intents=list(self.empty_intents),
             synonym_sources=list(self.synonym_sources),
+            duplicates=list(self.duplicates),
         )
         for other in others:
             merged.training_examples.extend(other.training_examples)
@@ -199,7 +203,34 @@ class TrainingData:
             merged.warnings.extend(other.warnings)
             merged.empty_intents.extend(other.empty_intents)
             merged.synonym_sources.extend(other.synonym_sources)
+            merged.duplicates.extend(other.duplicates)
         return merged
+
+    def drop_duplicates(self) -> int:
+        """Remove exact duplicate examples in place, keeping the first; returns how many were removed.
+
+        Two examples are duplicates when text, intent (with retrieval key),
+        entities (offsets, entity, value, role, group, in order) and metadata
+        are equal, which is when Rasa 3.6 drops one (``TrainingData`` keeps
+        the first of equal messages). The same text under two intents, or
+        with other entities, is kept (validation reports it). Each removal is
+        recorded in :attr:`duplicates`.
+        """
+        seen: dict[tuple[Any, ...], Message] = {}
+        kept: list[Message] = []
+        removed = 0
+        for message in self.training_examples:
+            key = _example_key(message)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = message
+                kept.append(message)
+            else:
+                removed += 1
+                self.duplicates.append((message, first))
+        if removed:
+            self.training_examples = kept
+        return removed
 
     def filter_examples(self, keep: Iterable[Message]) -> TrainingData:
         """A copy with only the given examples (and everything else unchanged)."""
@@ -233,6 +264,18 @@ class TrainingData:
         }
         blob = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _example_key(message: Message) -> tuple[Any, ...]:
+    entities = tuple(
+        (e.start, e.end, e.entity, str(e.value), e.role, e.group) for e in message.entities
+    )
+    metadata = (
+        json.dumps(message.metadata, sort_keys=True, default=str, ensure_ascii=False)
+        if message.metadata
+        else ""
+    )
+    return (message.text, message.intent, message.intent_response_key, entities, metadata)
 
 
 def _entity_key(entity: Entity) -> list[Any]:

@@ -8,7 +8,8 @@ file, line and column.
 Top-level keys: ``version``, ``nlu``, ``responses``, ``stories``, ``rules``.
 The keys of a Rasa domain (``intents``, ``slots``, ``forms``, ...) are
 accepted and ignored, so a ``domain.yml`` contributes its ``responses``. Any
-other key is an error that suggests the closest valid key.
+other key is ignored with a warning that suggests the closest valid key (Rasa
+ignores it silently).
 
 ``nlu:`` items are ``intent`` (examples as an ``examples: |`` block of ``- ``
 lines, or the extended list of ``- text: ...`` with ``metadata:``; the
@@ -18,8 +19,9 @@ from Rasa, it is stricter about mistakes Rasa skips with a warning, and
 lenient where the meaning is plain:
 
 * inside an ``examples: |`` block, blank lines and lines starting with ``#``
-  are skipped; any other line must start with ``-`` (an error otherwise:
-  Rasa drops such lines with a warning, which hides mistakes);
+  are skipped; any other line that does not start with ``-`` is skipped with
+  a warning naming file and line, as Rasa skips it (lines indented further
+  than the block, ``  - text``, are read; Rasa skips them too);
 * ``examples`` may also be a YAML list of plain strings;
 * names are taken as written (``intent: yes`` is the intent ``yes``, not True);
 * an unknown key in an item, a wrong type, or a duplicate key is an error.
@@ -78,6 +80,10 @@ NLU_ITEM_KEYS = {
     "lookup": ("lookup", "examples"),
 }
 EXAMPLE_KEYS = ("text", "metadata")
+#: What is stripped from both ends of an example, synonym, regex or lookup line:
+#: spaces and line breaks only, as Rasa strips them (a tab or an ideographic
+#: space U+3000 is kept, as written).
+STRIP_CHARACTERS = "\n\r "
 
 _FORMAT_HINT = "see the training-data format in README.md (it is Rasa 3.x NLU YAML)"
 _BLOCK_HINT = (
@@ -168,7 +174,28 @@ def read_document(root: yaml.Node | None, text: str, file: str) -> TrainingData:
             "or a folder of them",
         )
     with _gc_paused():
-        return _Reader(NodeContext(text, file)).read(root, is_domain=kind == "domain")
+        data = _Reader(NodeContext(text, file)).read(root, is_domain=kind == "domain")
+        removed = data.drop_duplicates()
+    report_duplicates(data, removed, file)
+    return data
+
+
+def report_duplicates(data: TrainingData, removed: int, where: str) -> None:
+    """Log how many exact duplicate examples were dropped (the last ``removed`` of ``data.duplicates``)."""
+    if not removed:
+        return
+    dropped = data.duplicates[-removed:]
+    shown = ", ".join(str(message.source) for message, _first in dropped[:5] if message.source)
+    more = f" and {removed - 5} more" if removed > 5 else ""
+    logger.warning(
+        "%s: %d exact duplicate example%s dropped, as Rasa does (%s%s); "
+        "`intently data validate` lists them",
+        where,
+        removed,
+        "s" if removed != 1 else "",
+        shown,
+        more,
+    )
 
 
 @contextmanager
@@ -222,10 +249,14 @@ class _Reader:
             elif key in DOMAIN_KEYS:
                 logger.debug("%s: ignoring the domain key '%s'", self.file, key)
             else:
-                raise ctx.error(
-                    key_node,
-                    f"unknown top-level key '{key}'",
-                    unknown_key_hint(key, TRAINING_KEYS),
+                # Rasa ignores keys it does not know (its schema allows them), so a
+                # file of a newer or other format does not stop training; the
+                # warning catches typos such as 'nlu_:'.
+                hint = unknown_key_hint(key, TRAINING_KEYS)
+                self.warn(
+                    key_node.start_mark.line + 1,
+                    f"unknown top-level key '{key}' is ignored, as Rasa ignores it"
+                    + (f" ({hint})" if hint else ""),
                 )
         if is_domain:
             logger.debug("%s: a domain file; only its responses are read", self.file)
@@ -340,7 +371,7 @@ class _Reader:
         if not isinstance(text_node, yaml.ScalarNode) or is_null(text_node):
             raise ctx.error(text_node, f"an example's text must be text, not {describe(text_node)}")
         raw = text_node.value
-        text = raw.strip()
+        text = raw.strip(STRIP_CHARACTERS)
         line, column = ctx.text_start(text_node)
         if not text:
             self.warn(line, f"an empty example of intent '{name}' is skipped")
@@ -365,7 +396,7 @@ class _Reader:
             value = entity.value
             span = text[entity.start : entity.end]
             if span != value and isinstance(value, str):
-                self._add_synonym(span.lower(), value, source)
+                self._add_synonym(span, value, source)
         data.training_examples.append(
             Message(
                 text=text,
@@ -378,8 +409,7 @@ class _Reader:
         )
 
     def _add_synonym(self, text: str, value: str, source: SourceLocation) -> None:
-        if text == value:
-            return
+        # Kept as written, as Rasa keeps them; EntitySynonymMapper ignores case.
         self.data.entity_synonyms[text] = value
         self.data.synonym_sources.append((text, value, source))
 
@@ -390,11 +420,12 @@ class _Reader:
         return self.ctx.to_python(node)
 
     def _synonym(self, item: yaml.Node, values: dict[str, yaml.Node]) -> None:
-        name = self.ctx.name(values["synonym"], "the synonym value")
+        self.ctx.name(values["synonym"], "the synonym value")  # a non-empty name...
+        name = values["synonym"].value  # ...kept as written, spaces included, as Rasa keeps it
         found = False
         for text, line, _column in self._lines_of(item, values, f"synonym '{name}'"):
             found = True
-            self._add_synonym(text.lower(), name, SourceLocation(self.file, line))
+            self._add_synonym(text, name, SourceLocation(self.file, line))
         if not found:
             self.warn(item.start_mark.line + 1, f"synonym '{name}' has no examples")
 
@@ -443,7 +474,7 @@ class _Reader:
             for node in examples.value:
                 if not isinstance(node, yaml.ScalarNode) or is_null(node):
                     raise self.ctx.error(node, f"an example of {what} must be text, not {describe(node)}")
-                text = node.value.strip()
+                text = node.value.strip(STRIP_CHARACTERS)
                 if text:
                     line, column = self.ctx.text_start(node)
                     yield text, line, column
@@ -483,19 +514,20 @@ class _Reader:
                 base_column = node.start_mark.column
             lead = len(value_line) - len(stripped)
             if stripped[0] != "-":
-                raise TrainingDataError(
-                    f"a line in the examples of {what} does not start with '- ': {stripped!r}",
-                    file=self.file,
-                    line=line_index + 1,
-                    column=base_column + lead + 1,
-                    hint=_BLOCK_HINT,
+                # Rasa skips such a line with a warning; so does intently (it is
+                # often a continued example, so the warning says how to write it).
+                self.warn(
+                    line_index + 1,
+                    f"a line in the examples of {what} does not start with '- ' and is skipped, "
+                    f"as Rasa skips it: {stripped!r} (column {base_column + lead + 1}); {_BLOCK_HINT}",
                 )
+                continue
             body = stripped[1:]
-            text = body.strip()
+            text = body.strip(STRIP_CHARACTERS)
             if not text:
                 self.warn(line_index + 1, f"an empty example ('-' alone) in {what} is skipped")
                 continue
-            column = base_column + lead + 1 + (len(body) - len(body.lstrip())) + 1
+            column = base_column + lead + 1 + (len(body) - len(body.lstrip(STRIP_CHARACTERS))) + 1
             yield text, line_index + 1, column
 
     # --- responses -------------------------------------------------------------------------

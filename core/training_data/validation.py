@@ -5,12 +5,14 @@
 fixed). Each problem names the file and line it concerns.
 
 Errors: the same example text under two intents; a regex that does not
-compile. Warnings: the same text under two intents when case and spacing are
-ignored; an example repeated in one intent; an ``intent`` block without
+compile. Warnings: each exact duplicate example that reading dropped (as Rasa
+drops it); the same text under two intents when case and spacing are
+ignored; an example repeated in one intent with other entities; an ``intent`` block without
 examples; an intent with fewer than ``min_examples`` examples; fewer than two
 intents; a synonym text mapped to two values; an empty lookup table.
 
-Problems found while *reading* (literal ``[text]`` brackets, skipped files)
+Problems found while *reading* (literal brackets that look like a broken
+annotation, skipped lines and files)
 are not repeated here: they are logged and kept in ``TrainingData.warnings``.
 """
 
@@ -100,6 +102,7 @@ def validate_training_data(training_data: TrainingData, *, min_examples: int = 2
         min_examples: intents with fewer examples get a warning.
     """
     report = ValidationReport()
+    _check_duplicates(training_data, report)
     _check_examples(training_data, report)
     _check_intents(training_data, report, min_examples)
     _check_regexes(training_data, report)
@@ -114,6 +117,18 @@ def _label(message: Message) -> str | None:
 
 def _at(message: Message) -> str:
     return str(message.source) if message.source else "(unknown location)"
+
+
+def _check_duplicates(data: TrainingData, report: ValidationReport) -> None:
+    for dropped, kept in data.duplicates:
+        label = _label(dropped)
+        report.add(
+            "warning",
+            f"the example {dropped.text!r} of intent '{label}' repeats the one at {_at(kept)} exactly "
+            "(same text, intent and entities) and is dropped, as Rasa drops it",
+            dropped.source,
+            "remove the repeated example",
+        )
 
 
 def _check_examples(data: TrainingData, report: ValidationReport) -> None:
@@ -211,7 +226,9 @@ def _check_regexes(data: TrainingData, report: ValidationReport) -> None:
 def _check_synonyms(data: TrainingData, report: ValidationReport) -> None:
     first: dict[str, tuple[str, SourceLocation | None]] = {}
     reported: set[tuple[str, str]] = set()
-    for text, value, source in data.synonym_sources:
+    last = {written.lower(): value for written, value, _source in data.synonym_sources}
+    for written, value, source in data.synonym_sources:
+        text = written.lower()  # EntitySynonymMapper ignores case
         if text not in first:
             first[text] = (value, source)
             continue
@@ -221,8 +238,8 @@ def _check_synonyms(data: TrainingData, report: ValidationReport) -> None:
             where = f" ({first_source})" if first_source else ""
             report.add(
                 "warning",
-                f"the synonym text {text!r} maps to {first_value!r}{where} and to {value!r}; "
-                f"{data.entity_synonyms.get(text, value)!r} is used",
+                f"the synonym text {written!r} maps to {first_value!r}{where} and to {value!r} "
+                f"(case is ignored); {last[text]!r} is used",
                 source,
                 "map each text to one value",
             )

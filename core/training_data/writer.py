@@ -7,7 +7,9 @@ stories and rules):
 * examples go into ``examples: |`` blocks, one ``- example`` per line, with
   entities as ``[text](entity)`` when only the entity name is set and the
   value is the text, as ``[text]{"entity": ..., "role": ..., "value": ...}``
-  otherwise, and as ``[text][{...}, {...}]`` for several entities on one span;
+  otherwise, and as ``[text][{...}, {...}]`` for several entities on one span
+  (``}`` and ``]`` inside the JSON strings are written ``\\u007d`` and
+  ``\\u005d``, because Rasa's annotation ends at the first of them);
 * an intent whose examples carry metadata of their own (beyond the
   intent-level ``metadata:``) is written in the extended ``- text: ...`` form;
 * consecutive examples of one intent form one block, so the order of the
@@ -196,8 +198,18 @@ def _annotation(entities: list[Entity], span: str, message: Message) -> str:
             and not _SHORT_FORM_FORBIDDEN.intersection(entity.entity)
         ):
             return f"({entity.entity})"
-        return json.dumps(_entity_json(entity, span), ensure_ascii=False)
-    return json.dumps([_entity_json(entity, span) for entity in entities], ensure_ascii=False)
+        return _json_object(_entity_json(entity, span))
+    return "[" + ", ".join(_json_object(_entity_json(entity, span)) for entity in entities) + "]"
+
+
+def _json_object(item: dict[str, Any]) -> str:
+    """``item`` as JSON that Rasa's annotation rule reads whole.
+
+    Rasa's ``{...}`` ends at the first ``}`` and a list ``[...]`` at the first
+    ``]``, so those characters inside strings are written as JSON escapes.
+    """
+    text = json.dumps(item, ensure_ascii=False)
+    return "{" + text[1:-1].replace("}", "\\u007d").replace("]", "\\u005d") + "}"
 
 
 def _entity_json(entity: Entity, span: str) -> dict[str, Any]:
@@ -284,8 +296,8 @@ def _implied_synonyms(data: TrainingData) -> dict[str, str]:
     for message in data.training_examples:
         for entity in message.entities:
             span = message.text[entity.start : entity.end]
-            if isinstance(entity.value, str) and span != entity.value and span.lower() != entity.value:
-                implied[span.lower()] = entity.value
+            if isinstance(entity.value, str) and span != entity.value:
+                implied[span] = entity.value
     return implied
 
 
@@ -293,7 +305,7 @@ def _synonym_items(data: TrainingData) -> list[dict[str, Any]]:
     implied = _implied_synonyms(data)
     by_value: dict[str, list[str]] = {}
     for text, value in data.entity_synonyms.items():
-        if text != value and implied.get(text) != value:
+        if implied.get(text) != value:
             by_value.setdefault(value, []).append(text)
     return [{"synonym": value, "examples": _block(texts)} for value, texts in by_value.items()]
 

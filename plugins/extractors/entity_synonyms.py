@@ -55,6 +55,9 @@ class EntitySynonymMapper(Component):
 
     defaults: ClassVar[dict[str, Any]] = {}
     requires = (ENTITIES,)
+    #: Rasa accepts the mapper without an entity extractor before it; so does
+    #: intently, with a warning (it then maps nothing).
+    warn_if_missing = frozenset({ENTITIES})
     provides = (ENTITIES,)
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
