@@ -206,11 +206,9 @@ def test_put_and_delete_model(server: Server) -> None:
 
 
 def test_train_runs_off_the_request_path(server: Server, project: Path) -> None:
-    payload = json.dumps(CONFIG, ensure_ascii=False) + "\n"
     import yaml
 
     body = yaml.safe_dump({**CONFIG, **yaml.safe_load(DATA_B)}, allow_unicode=True).encode("utf-8")
-    del payload
     result: dict = {}
 
     def train() -> None:
@@ -507,3 +505,119 @@ def test_cli_errors(project: Path) -> None:
         assert done.returncode == 1, (args, done.stderr)
         assert expected in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert "Hello" not in run("--help").stdout and "--enable-api" in run("--help").stdout
+
+
+# --- the model server of endpoints.yml, replicas, --workers ----------------------------------------
+
+
+class _ModelServer:
+    """A local HTTP model server: serves one archive with an ETag and answers 304 to If-None-Match."""
+
+    def __init__(self) -> None:
+        import hashlib
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.content = b""
+        self.etag = ""
+        self.conditional = 0
+        self.hashlib = hashlib
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.headers.get("If-None-Match"):
+                    outer.conditional += 1
+                if self.headers.get("If-None-Match") == outer.etag:
+                    self.send_response(304)
+                    self.send_header("ETag", outer.etag)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("ETag", outer.etag)
+                self.send_header("Content-Length", str(len(outer.content)))
+                self.send_header("Content-Disposition", 'attachment; filename="nlu.tar.gz"')
+                self.end_headers()
+                self.wfile.write(outer.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/models/nlu.tar.gz"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def publish(self, content: bytes) -> None:
+        self.content = content
+        self.etag = '"' + self.hashlib.sha256(content).hexdigest()[:16] + '"'
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _model_id(archive: Path) -> str:
+    from intently.api import load_model
+
+    return load_model(archive).metadata.fingerprint["combined"]
+
+
+def _wait_for_model(replica: Server, model_id: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = replica.get("/status")
+        if reply.status == 200 and reply.json()["model_id"] == model_id:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{replica.url} did not load {model_id} in {timeout} s:\n{replica.output()[-3000:]}")
+
+
+def test_replicas_pull_from_the_model_server(project: Path, tmp_path: Path) -> None:
+    models = project / "models"
+    id_a, id_b = _model_id(models / "a.tar.gz"), _model_id(models / "b.tar.gz")
+    model_server = _ModelServer()
+    model_server.publish((models / "a.tar.gz").read_bytes())
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(f"models:\n  url: {model_server.url}\n  wait_time_between_pulls: 1\n", encoding="utf-8")
+    try:
+        with Server(["-m", "no-models-here", "--endpoints", str(endpoints)], project) as one, \
+                Server(["-m", "no-models-here", "--endpoints", str(endpoints), "--workers", "2"], project) as two:
+            for replica in (one, two):
+                _wait_for_model(replica, id_a)
+            time.sleep(1.5)  # a poll or two of the unchanged archive: 304s
+            assert model_server.conditional >= 2
+            assert _metric(one.get("/metrics").text, 'intently_model_server_pulls_total{outcome="not_modified"}') >= 1
+
+            published = time.monotonic()
+            model_server.publish((models / "b.tar.gz").read_bytes())
+            for replica in (one, two):
+                _wait_for_model(replica, id_b)
+            assert time.monotonic() - published < 15  # within a few wait_time_between_pulls, even on a busy CI
+            time.sleep(2)  # each of the second replica's workers polls on its own: give the other one a poll
+            for _ in range(6):  # every worker of the second replica serves it
+                assert two.post("/model/parse", {"text": "谢谢"}).json()["intent"]["name"] == "感谢"
+            assert one.post("/model/parse", {"text": "谢谢"}).json()["intent"]["name"] == "感谢"
+
+            model_server.publish(b"this is not a model archive")  # a broken archive: the old model keeps serving
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and _metric(
+                    one.get("/metrics").text, 'intently_model_server_pulls_total{outcome="invalid"}') < 1:
+                time.sleep(0.1)
+            assert one.get("/status").json()["model_id"] == id_b
+            assert one.post("/model/parse", {"text": "谢谢"}).status == 200
+        assert "does not load" in one.output()
+    finally:
+        model_server.close()
+
+
+def test_endpoints_file_errors(project: Path, tmp_path: Path) -> None:
+    for content, expected in (
+        ("models: [1, 2]\n", "url"),
+        ("models:\n  url: ftp://x/y.tar.gz\n", "http"),
+        ("models:\n  url: http://127.0.0.1:9/x\n  wait_time_between_pulls: -1\n", "wait_time_between_pulls"),
+    ):
+        endpoints = tmp_path / "endpoints.yml"
+        endpoints.write_text(content, encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "intently", "run", "--endpoints", str(endpoints)],
+                              cwd=project, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and expected in done.stderr and "[E200]" in done.stderr, done.stderr
