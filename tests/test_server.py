@@ -146,15 +146,36 @@ def test_parse_errors(server: Server) -> None:
     _assert_rasa_error(server.get("/model/parse"), 405, "MethodNotAllowed")
 
 
+def _raw(server: Server, head: bytes, body: bytes = b"") -> tuple[int, dict]:
+    """Send a request as bytes (a body that may stop short) and read the answer, without urllib's retries."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < int(
+                [line for line in answer.split(b"\r\n") if line.lower().startswith(b"content-length:")][0]
+                .split(b":")[1]):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, json.loads(answer.split(b"\r\n\r\n", 1)[1])
+
+
 def test_body_limit_is_413(server: Server) -> None:
-    too_big = server.post("/model/parse", {"text": "好" * 2000})  # 6,000 bytes > --max-request-size 4096
-    assert "4096" in _assert_rasa_error(too_big, 413, "PayloadTooLarge")["message"]
+    # A declared Content-Length over the limit is refused before the body is read.
+    status, body = _raw(server, b"POST /model/parse HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                b"Content-Length: 6000\r\n\r\n")
+    assert status == 413 and body["reason"] == "PayloadTooLarge" and "4096" in body["message"]
+    assert set(body) == {"version", "status", "message", "reason", "details", "help", "code"}
     # Without a Content-Length (chunked), the limit holds while reading.
-    chunks = iter([b'{"text": "', b"x" * 5000, b'"}'])
-    reply = request("POST", server.url + "/model/parse", data=chunks,  # type: ignore[arg-type]
-                    headers={"Transfer-Encoding": "chunked"})
-    _assert_rasa_error(reply, 413)
-    assert server.post("/model/parse", {"text": "好" * 1000}).status == 200
+    chunk = b'{"text": "' + b"x" * 5000
+    status, body = _raw(server, b"POST /model/parse HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+    assert status == 413 and body["code"] == 413
+    assert server.post("/model/parse", {"text": "好" * 1000}).status == 200  # 3,000 bytes: under the limit
 
 
 def test_parse_batch(server: Server) -> None:
@@ -397,9 +418,10 @@ def _metric(text: str, name: str) -> float:
     return total
 
 
-def test_concurrent_requests_are_batched(project: Path) -> None:
+@pytest.mark.parametrize("where", [[], ["--parse-thread"]], ids=["on-the-loop", "in-a-thread"])
+def test_concurrent_requests_are_batched(project: Path, where: list[str]) -> None:
     texts = ["你好", "再见", "早上好", "回头见", "晚上好", "拜拜"] * 20
-    with Server(["-m", "models/a.tar.gz", "--batch-window-ms", "20"], project) as running:
+    with Server(["-m", "models/a.tar.gz", "--batch-window-ms", "20", *where], project) as running:
         expected = {t: running.post("/model/parse", {"text": t}).text for t in set(texts)}
         before = running.get("/metrics").text
         with ThreadPoolExecutor(24) as pool:

@@ -77,6 +77,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
                         help="how long a batch waits for concurrent requests still arriving (default: %(default)g)")
     tuning.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
                         help="most texts parsed in one batch (default: %(default)s)")
+    tuning.add_argument("--parse-thread", action="store_true",
+                        help="parse batches in a worker thread instead of the event loop's (slower with DIET; "
+                        "see docs/serving.md#batching)")
     tuning.add_argument("--max-models", type=int, default=DEFAULT_MAX_MODELS,
                         help="most models held at once (default: %(default)s)")
     tuning.add_argument("--graceful-timeout", type=float, default=DEFAULT_GRACEFUL_TIMEOUT, metavar="SECONDS",
@@ -134,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         max_request_bytes=args.max_request_size,
         batch_window_ms=args.batch_window_ms,
         max_batch=args.max_batch,
+        parse_thread=args.parse_thread,
         max_models=args.max_models,
         allow_imports=args.allow_imports,
         access_log=not args.no_access_log,

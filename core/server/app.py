@@ -64,6 +64,7 @@ class ServerState:
             window=settings.batch_window_ms / 1000.0,
             max_batch=settings.max_batch,
             observe_batch=self.metrics.batch_size.observe,
+            in_thread=settings.parse_thread,
         )
         self.active_jobs = 0
         self._pool: ProcessPoolExecutor | None = None
@@ -107,6 +108,9 @@ class ServerState:
 
     def close(self) -> None:
         if self._pool is not None:
+            # A job still running would outlive the server: end its process (the pool has no public way).
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()
 

@@ -36,6 +36,7 @@ class ServerSettings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS
     max_batch: int = DEFAULT_MAX_BATCH
+    parse_thread: bool = False
     max_models: int = DEFAULT_MAX_MODELS
     allow_imports: bool = False
     access_log: bool = True
