@@ -293,23 +293,22 @@ _NO_TEXT = ("No text message defined in request_body. Add text message to reques
 
 async def _parse_one(request: Request, state: ServerState, model: LoadedModel | None) -> Response:
     batcher = state.batcher
-    batcher.expected += 1
+    batcher.expected += 1  # on its way to the queue: the batcher may wait a moment for it
     try:
         data = await read_json_object(request, state.settings.max_request_bytes, _NO_TEXT)
-        text = data.get("text")
-        if not isinstance(text, str):
-            raise bad_request(_NO_TEXT if text is None else
-                              f"'text' must be a string, got {type(text).__name__}.", "text")
-        if model is None:
-            raise no_model()
-        model.acquire()
-        try:
-            (result,) = await batcher.parse(model, [text])
-        finally:
-            model.release()
-        return Response(result, media_type=JSON)
     finally:
         batcher.expected -= 1
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise bad_request(_NO_TEXT if text is None else f"'text' must be a string, got {type(text).__name__}.", "text")
+    if model is None:
+        raise no_model()
+    model.acquire()
+    try:
+        (result,) = await batcher.parse(model, [text])
+    finally:
+        model.release()
+    return Response(result, media_type=JSON)
 
 
 async def _parse_many(request: Request, state: ServerState, model: LoadedModel | None) -> Response:
@@ -434,7 +433,7 @@ async def train(request: Request, state: ServerState) -> Response:
     output = state.store.folders[0] if keep else Path(tempfile.mkdtemp(prefix="intently-trained-"))
     data_yaml = yaml.dump(data, Dumper=SafeDumper, allow_unicode=True, sort_keys=False)
     try:
-        outcome, value, _trained = await state.run_job(
+        outcome, value, detail = await state.run_job(
             train_job, config, data_yaml, str(output), fixed_name, bool_arg(request, "force_training", False),
         )
     except BaseException:
@@ -444,7 +443,7 @@ async def train(request: Request, state: ServerState) -> Response:
     if outcome != "ok":
         if not keep:
             shutil.rmtree(output, ignore_errors=True)
-        raise HTTPError(400, "TrainingError", _trained if isinstance(_trained, str) else str(value))
+        raise HTTPError(400, "TrainingError", str(detail))
     archive = Path(value)
     cleanup = BackgroundTask(shutil.rmtree, output, ignore_errors=True) if not keep else None
     return FileResponse(archive, filename=archive.name, media_type="application/gzip",
@@ -475,9 +474,9 @@ async def test_intents(request: Request, state: ServerState) -> Response:
             raise no_model()
         model_file = model.path
     data_yaml = yaml.dump(document, Dumper=SafeDumper, allow_unicode=True, sort_keys=False)
-    outcome, value, _ = await state.run_job(test_job, str(model_file), data_yaml, state.settings.allow_imports)
+    outcome, value, detail = await state.run_job(test_job, str(model_file), data_yaml, state.settings.allow_imports)
     if outcome != "ok":
-        raise HTTPError(400, "TestingError", _ if isinstance(_, str) else str(value))
+        raise HTTPError(400, "TestingError", str(detail))
     return _json_response(value)
 
 

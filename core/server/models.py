@@ -279,7 +279,7 @@ class Batcher:
     ) -> None:
         self.window = window
         self.max_batch = max_batch
-        self.expected = 0  # parse requests that have arrived and not yet been answered
+        self.expected = 0  # parse requests that have arrived and are still reading their bodies
         self._queue: collections.deque[_Item] = collections.deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
