@@ -316,7 +316,9 @@ class Batcher:
             if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            if self.window > 0 and self.expected > len(self._queue):
+            # One turn of the loop: requests whose bytes have already arrived are read and queued.
+            await asyncio.sleep(0)
+            if self.window > 0 and self.expected > 0:
                 await asyncio.sleep(self.window)  # others are reading their bodies: let them join
             batch: list[_Item] = []
             size = 0
