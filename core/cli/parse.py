@@ -58,6 +58,11 @@ def _chunks(texts: Iterator[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
+def format_result(result: dict) -> str:
+    """One parse as the JSON text ``intently parse`` prints (and ``intently run``'s ``/model/parse`` answers)."""
+    return json.dumps(result, ensure_ascii=False)
+
+
 def run_parse(args: argparse.Namespace) -> int:
     from intently.api import load_model
 
@@ -65,7 +70,7 @@ def run_parse(args: argparse.Namespace) -> int:
     out = sys.stdout
     for chunk in _chunks(_texts(args.texts), STDIN_BATCH):
         for result in interpreter.parse_batch(chunk):
-            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            out.write(format_result(result) + "\n")
         out.flush()
     return 0
 
