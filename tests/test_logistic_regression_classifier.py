@@ -100,6 +100,9 @@ def _sklearn_probabilities(components, data, texts, **config):
     from sklearn.linear_model import LogisticRegression
 
     features, _ = collect_features(data.training_examples, "sentence")
+    # The classifier fits the columns some training example has (the others' weights are 0 at the optimum).
+    active = np.unique(features.indices)
+    assert len(active) < features.shape[1]  # the featurizers' reserved columns are left out
     labels = [m.intent for m in data.training_examples]
     params = {**LogisticRegressionClassifier.defaults, **config}
     reference = LogisticRegression(
@@ -109,9 +112,9 @@ def _sklearn_probabilities(components, data, texts, **config):
         random_state=params["random_state"],
         class_weight=params["class_weight"],
         C=params["C"],
-    ).fit(features, labels)
+    ).fit(features[:, active], labels)
     messages = parse(components[:-1], texts)
-    return reference.predict_proba(collect_features(messages, "sentence")[0]), messages
+    return reference.predict_proba(collect_features(messages, "sentence")[0][:, active]), messages
 
 
 @pytest.mark.parametrize(
@@ -132,6 +135,20 @@ def test_numpy_probabilities_equal_sklearn(intents, config) -> None:
     ours = components[-1].predict_proba(messages)
     assert np.abs(ours - expected).max() < 1e-9
     assert components[-1].model.classes == sorted(intents)
+
+
+def test_leaving_out_unused_columns_finds_the_full_fit() -> None:
+    """The weights of columns no training example has are 0 at the optimum: the full-width fit agrees."""
+    from sklearn.linear_model import LogisticRegression
+
+    components = pipeline(max_iter=1000, tol=1e-10)
+    data = train(components, intent_data(INTENTS))
+    features, _ = collect_features(data.training_examples, "sentence")
+    full = LogisticRegression(max_iter=1000, tol=1e-10, class_weight="balanced", random_state=42)
+    full.fit(features, [m.intent for m in data.training_examples])
+    assert np.abs(full.coef_ - components[-1].model.coef).max() < 1e-5
+    unused = np.setdiff1d(np.arange(features.shape[1]), features.indices)
+    assert not components[-1].model.coef[:, unused].any()
 
 
 def test_dense_and_sparse_features_side_by_side() -> None:
@@ -294,7 +311,7 @@ def test_rasa_defaults_and_declarations() -> None:
         "ranking_length": 10,
         # intently's keys; their defaults keep Rasa's fit (C 1.0, balanced weights)
         "C": 1.0,
-        "C_candidates": [0.3, 1.0, 3.0, 10.0, 30.0],
+        "C_candidates": [1.0, 3.0, 10.0, 30.0, 100.0],
         "cv_folds": 3,
         "class_weight": "balanced",
     }
