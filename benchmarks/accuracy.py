@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baselines import ReferenceCRF, TfidfLogisticRegression  # noqa: E402
+from baselines import ReferenceCRF, TfidfLogisticRegression, mostly_chinese  # noqa: E402
 from common import (  # noqa: E402
     DEFAULT_OUT,
     add_data_arguments,
@@ -68,7 +68,8 @@ def run_intent_baseline(train: TrainingData, test: TrainingData) -> dict[str, An
     train_examples = [m for m in train.training_examples if m.intent]
     test_examples = [m for m in test.training_examples if m.intent]
     started = time.perf_counter()
-    model = TfidfLogisticRegression().fit([m.text for m in train_examples], [m.intent for m in train_examples])
+    texts = [m.text for m in train_examples]
+    model = TfidfLogisticRegression(chinese=mostly_chinese(texts)).fit(texts, [m.intent for m in train_examples])
     seconds = time.perf_counter() - started
     report = label_report([m.intent for m in test_examples], model.predict([m.text for m in test_examples]))
     return {

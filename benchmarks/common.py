@@ -20,6 +20,7 @@ DATASETS = {
     "snips": ("snips/train.yml", "snips/test.yml"),
     "banking77-30": ("banking77/train-30.yml", "banking77/test.yml"),
     "banking77": ("banking77/train.yml", "banking77/test.yml"),
+    "cais": ("cais/train.yml", "cais/test.yml"),
 }
 
 

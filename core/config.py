@@ -61,21 +61,29 @@ IGNORED_RASA_KEYS = frozenset({"policies", "assistant_id", "importers", "data", 
 NO_WHITESPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 
 
+#: What the default pipeline's featurizers add to Rasa's CountVectorsFeaturizer:
+#: TF-IDF sentence features (sublinear counts, smoothed idf, unit length).
+TFIDF_WEIGHTING: dict[str, Any] = {"sublinear_tf": True, "use_idf": True, "norm": "l2"}
+
+
 def default_pipeline(language: str) -> list[dict[str, Any]]:
     """The pipeline used when ``config.yml`` has none.
 
-    For every language: whitespace tokens, word counts and character n-grams
-    within word boundaries (1-4), then a logistic-regression intent
-    classifier. For languages without spaces between words (zh, ja, th, ...)
-    the word counts are left out and the n-grams carry the model.
+    For every language: whitespace tokens; TF-IDF-weighted word 1-2-grams and
+    character n-grams within word boundaries (1-4); then a logistic-regression
+    intent classifier whose regularisation strength ``C`` is chosen by
+    cross-validation on the training data. For languages without spaces
+    between words (zh, ja, th, ...) the word counts are left out and the
+    n-grams carry the model. Where it departs from Rasa's components' defaults
+    (the weighting, ``C: auto``, ``max_iter``) is said in README.
     """
     pipeline: list[dict[str, Any]] = [{"name": "WhitespaceTokenizer"}]
     if language not in NO_WHITESPACE_LANGUAGES:
-        pipeline.append({"name": "CountVectorsFeaturizer"})
+        pipeline.append({"name": "CountVectorsFeaturizer", "max_ngram": 2, **TFIDF_WEIGHTING})
     pipeline.append(
-        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4, **TFIDF_WEIGHTING}
     )
-    pipeline.append({"name": "LogisticRegressionClassifier"})
+    pipeline.append({"name": "LogisticRegressionClassifier", "C": "auto", "max_iter": 1000})
     return pipeline
 
 

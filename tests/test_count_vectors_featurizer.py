@@ -559,3 +559,89 @@ def test_rasa_1s_token_pattern_key_is_ignored_with_a_warning_as_rasa_3_ignores_i
     assert "'token_pattern' is ignored" in caplog.text and "tokenizer" in caplog.text
     with pytest.raises(ComponentConfigError, match="no config key 'token_patterns'"):
         CountVectorsFeaturizer({"token_patterns": "x"})
+# --- TF-IDF weighting of the sentence features (intently's keys) -----------------------------
+
+
+TFIDF_TEXTS = [
+    "我想订一张去北京的机票", "帮我 订 机票", "播放 周杰伦 的 歌", "book a table for two",
+    "Book a flight to Berlin", "play some music please", "play play play music", "天气 怎么样 今天",
+]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3, "sublinear_tf": True, "use_idf": True, "norm": "l2"},
+        {"analyzer": "word", "max_ngram": 2, "sublinear_tf": True, "use_idf": True, "norm": "l2"},
+        {"analyzer": "char", "min_ngram": 2, "max_ngram": 2, "use_idf": True, "norm": "l1"},
+        {"analyzer": "word", "sublinear_tf": True},
+        {"analyzer": "word", "norm": "l2"},
+    ],
+)
+def test_weighted_sentence_features_equal_sklearn_tfidf(config) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    pipeline = fit(TFIDF_TEXTS[:6], **config)
+    vectorizer = TfidfVectorizer(
+        analyzer=config["analyzer"],
+        ngram_range=(config.get("min_ngram", 1), config.get("max_ngram", 1)),
+        token_pattern=r"(?u)\b\w+\b" if config["analyzer"] == "word" else None,
+        sublinear_tf=config.get("sublinear_tf", False),
+        use_idf=config.get("use_idf", False),
+        norm=config.get("norm"),
+    )
+    tokenizer = WhitespaceTokenizer()
+
+    def joined(text: str) -> str:
+        return " ".join(t.text.lower() for t in tokenizer.tokens_for(text))
+
+    vectorizer.fit([joined(t) for t in TFIDF_TEXTS[:6]])
+    assert pipeline[1].vocabulary.items == sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    rows, sentence = features(pipeline, TFIDF_TEXTS)
+    expected = vectorizer.transform([joined(t) for t in TFIDF_TEXTS]).toarray()
+    assert np.allclose(sentence, expected, atol=1e-12)
+    # the sequence features stay counts
+    counts = fit(TFIDF_TEXTS[:6], analyzer=config["analyzer"], min_ngram=config.get("min_ngram", 1),
+                 max_ngram=config.get("max_ngram", 1))
+    assert all(np.array_equal(a, b) for a, b in zip(rows, features(counts, TFIDF_TEXTS)[0]))
+
+
+def test_weighting_keys_are_checked() -> None:
+    for key, value, message in [
+        ("use_idf", "yes", "'use_idf' must be of type bool"),
+        ("sublinear_tf", 1, "'sublinear_tf' must be of type bool"),
+        ("norm", "l3", "norm must be 'l2', 'l1' or null"),
+    ]:
+        with pytest.raises(ComponentConfigError, match=message):
+            featurizer(**{key: value})
+
+
+def test_idf_is_persisted_and_checked_at_load(tmp_path) -> None:
+    pipeline = fit(TFIDF_TEXTS[:6], use_idf=True, norm="l2")
+    loaded = persist_and_load(pipeline[1], tmp_path / "ok")
+    assert np.array_equal(features([pipeline[0], loaded], TFIDF_TEXTS)[1], features(pipeline, TFIDF_TEXTS)[1])
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    meta = pipeline[1].persist("cv", folder)
+    state_file = folder / meta["vocabulary_file"]
+    state = json.loads(state_file.read_text())
+    for bad in (state["idf"][:-1], [0.5] * len(state["idf"]), None):
+        state["idf"] = bad
+        state_file.write_text(json.dumps(state))
+        entry = {"name": "CountVectorsFeaturizer", "unique_name": "cv", "config": pipeline[1].config, "meta": meta}
+        with pytest.raises(ComponentError, match="idf"):
+            CountVectorsFeaturizer.load(entry, folder)
+
+
+def test_finetune_recomputes_idf_with_the_new_ngrams(tmp_path) -> None:
+    base = fit(["hello world", "hello there"], use_idf=True, additional_vocabulary_size=4)
+    loaded = persist_and_load(base[1], tmp_path, finetune=True)
+    pipeline = [base[0], loaded]
+    train(pipeline, examples((t, None) for t in ["hello world", "good world", "good morning"]))
+    idf = dict(zip(loaded.vocabulary.items, loaded.idf))
+    n = 3
+    assert idf["hello"] == pytest.approx(np.log((1 + n) / (1 + 1)) + 1)
+    assert idf["world"] == pytest.approx(np.log((1 + n) / (1 + 2)) + 1)
+    assert idf["there"] == pytest.approx(np.log((1 + n) / (1 + 0)) + 1)  # known, absent from the new data
+    assert idf["morning"] == pytest.approx(np.log((1 + n) / (1 + 1)) + 1)  # new, in a reserved column
+    assert loaded.dimension == base[1].dimension

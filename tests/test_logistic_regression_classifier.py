@@ -100,6 +100,9 @@ def _sklearn_probabilities(components, data, texts, **config):
     from sklearn.linear_model import LogisticRegression
 
     features, _ = collect_features(data.training_examples, "sentence")
+    # The classifier fits the columns some training example has (the others' weights are 0 at the optimum).
+    active = np.unique(features.indices)
+    assert len(active) < features.shape[1]  # the featurizers' reserved columns are left out
     labels = [m.intent for m in data.training_examples]
     params = {**LogisticRegressionClassifier.defaults, **config}
     reference = LogisticRegression(
@@ -107,10 +110,11 @@ def _sklearn_probabilities(components, data, texts, **config):
         solver=params["solver"],
         tol=params["tol"],
         random_state=params["random_state"],
-        class_weight="balanced",
-    ).fit(features, labels)
+        class_weight=params["class_weight"],
+        C=params["C"],
+    ).fit(features[:, active], labels)
     messages = parse(components[:-1], texts)
-    return reference.predict_proba(collect_features(messages, "sentence")[0]), messages
+    return reference.predict_proba(collect_features(messages, "sentence")[0][:, active]), messages
 
 
 @pytest.mark.parametrize(
@@ -120,6 +124,7 @@ def _sklearn_probabilities(components, data, texts, **config):
         ({k: INTENTS[k] for k in ("greet", "weather")}, {}),
         (INTENTS, {"solver": "newton-cg"}),
         ({k: INTENTS[k] for k in ("greet", "weather")}, {"solver": "liblinear"}),
+        (INTENTS, {"C": 10.0, "class_weight": None, "max_iter": 1000}),
     ],
 )
 def test_numpy_probabilities_equal_sklearn(intents, config) -> None:
@@ -130,6 +135,20 @@ def test_numpy_probabilities_equal_sklearn(intents, config) -> None:
     ours = components[-1].predict_proba(messages)
     assert np.abs(ours - expected).max() < 1e-9
     assert components[-1].model.classes == sorted(intents)
+
+
+def test_leaving_out_unused_columns_finds_the_full_fit() -> None:
+    """The weights of columns no training example has are 0 at the optimum: the full-width fit agrees."""
+    from sklearn.linear_model import LogisticRegression
+
+    components = pipeline(max_iter=1000, tol=1e-10)
+    data = train(components, intent_data(INTENTS))
+    features, _ = collect_features(data.training_examples, "sentence")
+    full = LogisticRegression(max_iter=1000, tol=1e-10, class_weight="balanced", random_state=42)
+    full.fit(features, [m.intent for m in data.training_examples])
+    assert np.abs(full.coef_ - components[-1].model.coef).max() < 1e-5
+    unused = np.setdiff1d(np.arange(features.shape[1]), features.indices)
+    assert not components[-1].model.coef[:, unused].any()
 
 
 def test_dense_and_sparse_features_side_by_side() -> None:
@@ -290,6 +309,11 @@ def test_rasa_defaults_and_declarations() -> None:
         "tol": 1e-4,
         "random_state": 42,
         "ranking_length": 10,
+        # intently's keys; their defaults keep Rasa's fit (C 1.0, balanced weights)
+        "C": 1.0,
+        "C_candidates": [1.0, 3.0, 10.0, 30.0, 100.0],
+        "cv_folds": 3,
+        "class_weight": "balanced",
     }
     assert LogisticRegressionClassifier.requires == (FEATURES,)
     assert LogisticRegressionClassifier.provides == (INTENT,)
@@ -399,3 +423,83 @@ def _time(function, runs: int) -> float:
     for _ in range(runs):
         function()
     return (time.perf_counter() - start) / runs
+
+
+# --- C and class_weight (intently's keys) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"C": 0}, "C must be a number > 0 or 'auto'"),
+        ({"C": "best"}, "C must be a number > 0 or 'auto'"),
+        ({"C": True}, "C must be a number > 0 or 'auto'"),
+        ({"C_candidates": []}, "C_candidates must be a non-empty list"),
+        ({"C_candidates": [1, -2]}, "C_candidates must be a non-empty list"),
+        ({"cv_folds": 1}, "cv_folds must be an integer >= 2"),
+        ({"class_weight": "auto"}, "class_weight must be 'balanced' or null"),
+    ],
+)
+def test_bad_strength_keys_are_clear_errors(config, message) -> None:
+    with pytest.raises(ComponentConfigError, match=message):
+        LogisticRegressionClassifier(config)
+
+
+def _cross_validated_accuracy(components, data, candidate, folds, seed):
+    """What ``C: auto`` should measure for one candidate, computed here with sklearn directly."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    features, _ = collect_features(data.training_examples, "sentence")
+    labels = np.asarray([m.intent for m in data.training_examples])
+    correct = 0
+    for train_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, labels):
+        model = LogisticRegression(C=candidate, class_weight="balanced", random_state=seed, max_iter=100, tol=1e-4)
+        model.fit(features[train_rows], labels[train_rows])
+        correct += int(np.sum(model.predict(features[test_rows]) == labels[test_rows]))
+    return correct
+
+
+def test_auto_strength_picks_the_best_cross_validated_candidate(caplog, tmp_path) -> None:
+    components = pipeline(C="auto", C_candidates=[0.01, 1.0, 100.0], cv_folds=2)
+    data = intent_data(INTENTS)
+    with caplog.at_level(logging.INFO, logger="intently"):
+        train(components, data)
+    scores = {c: _cross_validated_accuracy(components, data, c, 2, 42) for c in (0.01, 1.0, 100.0)}
+    best = max(scores.values())
+    expected = min(c for c, score in scores.items() if score == best)  # ties: the stronger regularisation
+    classifier = components[-1]
+    assert classifier.fitted_strength == expected
+    assert "chosen by 2-fold cross-validation" in caplog.text
+    # the final model is the plain fit with that C on all the data
+    reference = pipeline(C=expected)
+    train(reference, intent_data(INTENTS))
+    assert np.allclose(classifier.model.coef, reference[-1].model.coef)
+    # kept in the archive, and reused when finetuning instead of searching again
+    loaded = persist_and_load(classifier, tmp_path, finetune=True)
+    assert loaded.fitted_strength == expected
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="intently"):
+        train(components[:-1] + [loaded], intent_data(INTENTS))
+    assert "finetuning with the C chosen in training" in caplog.text
+    assert "cross-validation" not in caplog.text
+
+
+def test_auto_strength_with_one_example_per_intent_uses_the_middle_candidate() -> None:
+    components = pipeline(C="auto", C_candidates=[30.0, 0.3, 3.0])
+    train(components, intent_data({"greet": ["hello"], "bye": ["goodbye"], "thank": ["thanks"]}))
+    assert components[-1].fitted_strength == 3.0
+
+
+def test_damaged_stored_strength_is_a_clear_error(trained, tmp_path) -> None:
+    classifier = trained[-1]
+    folder = tmp_path / "lr"
+    folder.mkdir()
+    meta = classifier.persist("lr", folder)
+    labels = folder / meta["labels_file"]
+    state = json.loads(labels.read_text())
+    state["C"] = -1
+    labels.write_text(json.dumps(state))
+    entry = {"name": "LogisticRegressionClassifier", "unique_name": "lr", "config": classifier.config, "meta": meta}
+    with pytest.raises(ComponentError, match="stored C is not a number > 0"):
+        LogisticRegressionClassifier.load(entry, folder)

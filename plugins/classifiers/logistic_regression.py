@@ -56,6 +56,27 @@ SIGMOID = "sigmoid"  # two classes: one decision value per message
 SOFTMAX = "softmax"  # multinomial
 OVR = "ovr"  # one-vs-rest sigmoids, normalised
 SINGLE = "single"  # one class: always it, with confidence 1.0
+#: ``C: auto``: choose the regularisation strength by cross-validation.
+AUTO = "auto"
+#: The cross-validation fits of ``C: auto`` stop at this multiple of ``tol``.
+CV_TOL_FACTOR = 10.0
+
+
+def _active_columns(features: scipy.sparse.spmatrix | np.ndarray) -> np.ndarray:
+    """The columns with a non-zero value in some row.
+
+    The others (a featurizer's reserved columns, n-grams of examples without an
+    intent) get weight 0 at the L2-regularised optimum whatever the data, so
+    the fit leaves them out: the same model, found faster.
+    """
+    if scipy.sparse.issparse(features):
+        matrix = scipy.sparse.csr_matrix(features)
+        return np.unique(matrix.indices[matrix.data != 0])
+    return np.flatnonzero(np.any(np.asarray(features) != 0, axis=0))
+
+
+def _positive_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0 and np.isfinite(value)
 
 
 
@@ -131,7 +152,11 @@ class LogisticRegressionClassifier(Component):
 
     Config keys and defaults (Rasa 3.x): ``max_iter`` (100), ``solver``
     ("lbfgs"), ``tol`` (1e-4), ``random_state`` (42) and ``ranking_length``
-    (10; 0 keeps every intent in the ranking).
+    (10; 0 keeps every intent in the ranking). intently's own keys:
+    ``C`` (1.0, the inverse regularisation strength Rasa fixes; a number > 0,
+    or ``auto`` to choose it from ``C_candidates`` by stratified
+    cross-validation on the training data, ``cv_folds`` folds) and
+    ``class_weight`` ("balanced" as in Rasa, or null for none).
     """
 
     defaults: ClassVar[dict[str, Any]] = {
@@ -140,7 +165,12 @@ class LogisticRegressionClassifier(Component):
         "tol": 1e-4,
         "random_state": 42,
         "ranking_length": LABEL_RANKING_LENGTH,
+        "C": 1.0,
+        "C_candidates": [1.0, 3.0, 10.0, 30.0, 100.0],
+        "cv_folds": 3,
+        "class_weight": "balanced",
     }
+    untyped_keys: ClassVar[frozenset[str]] = frozenset({"C", "C_candidates", "class_weight"})
     requires = (FEATURES,)
     provides = (INTENT,)
 
@@ -148,6 +178,8 @@ class LogisticRegressionClassifier(Component):
         super().__init__(config, unique_name=unique_name)
         #: The fitted model; None until trained (or when there was nothing to train on).
         self.model: LinearIntentModel | None = None
+        #: The C of the last fit (the one ``C: auto`` chose); kept for finetuning.
+        self.fitted_strength: float | None = None
         self._warned_untrained = False
 
     @classmethod
@@ -171,6 +203,26 @@ class LogisticRegressionClassifier(Component):
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ComponentConfigError(
                 f"{name}: ranking_length must be an integer >= 0 (0 ranks every intent), got {length!r}"
+            )
+        strength = config["C"]
+        if strength != AUTO and not _positive_number(strength):
+            raise ComponentConfigError(
+                f"{name}: C must be a number > 0 or 'auto', got {strength!r}",
+                hint="'auto' chooses it by cross-validation on the training data; Rasa uses 1.0",
+            )
+        candidates = config["C_candidates"]
+        if not (isinstance(candidates, list) and candidates and all(_positive_number(c) for c in candidates)):
+            raise ComponentConfigError(
+                f"{name}: C_candidates must be a non-empty list of numbers > 0, got {candidates!r}",
+                hint="for example [0.3, 1, 3, 10, 30]",
+            )
+        folds = config["cv_folds"]
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+            raise ComponentConfigError(f"{name}: cv_folds must be an integer >= 2, got {folds!r}")
+        if config["class_weight"] not in ("balanced", None):
+            raise ComponentConfigError(
+                f"{name}: class_weight must be 'balanced' or null, got {config['class_weight']!r}",
+                hint="'balanced' weighs each intent by the inverse of its number of examples (Rasa's choice)",
             )
 
     # --- training ------------------------------------------------------------------------
@@ -250,27 +302,85 @@ class LogisticRegressionClassifier(Component):
                     self.unique_name, len(added), ", ".join(added))
         return coef, intercept
 
-    def _fit(self, features: scipy.sparse.spmatrix | np.ndarray, labels: np.ndarray) -> LinearIntentModel:
-        from sklearn.exceptions import ConvergenceWarning
+    def _estimator(self, strength: float) -> Any:
         from sklearn.linear_model import LogisticRegression
 
-        classes = sorted(set(labels.tolist()))
-        solver = self.config["solver"]
-        classifier = LogisticRegression(
-            solver=solver,
+        return LogisticRegression(
+            solver=self.config["solver"],
             max_iter=self.config["max_iter"],
             tol=self.config["tol"],
             random_state=self.config["random_state"],
-            class_weight="balanced",
-            C=1.0,
+            class_weight=self.config["class_weight"],
+            C=float(strength),
             fit_intercept=True,
             intercept_scaling=1,
             dual=False,
         )
-        start = self._warm_start(classes, features.shape[1], solver)
+
+    def _strength(self, features: scipy.sparse.spmatrix | np.ndarray, labels: np.ndarray) -> float:
+        """``C``: the configured number, or with ``auto`` the candidate with the best cross-validated accuracy.
+
+        The folds are stratified and drawn with ``random_state``; in each
+        fold the candidates are fitted in ascending order, each starting from
+        the previous solution (the optimum is the same, reached sooner). An intent
+        with fewer examples than folds takes part in the folds it fits in.
+        Ties go to the smaller C (the stronger regularisation). With too
+        little data for two folds the middle candidate is used.
+        """
+        strength = self.config["C"]
+        if strength != AUTO:
+            return float(strength)
+        if self.finetune_mode and self.fitted_strength is not None:
+            logger.info("%s: finetuning with the C chosen in training, %g", self.unique_name, self.fitted_strength)
+            return self.fitted_strength
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.model_selection import StratifiedKFold
+
+        candidates = sorted(float(c) for c in self.config["C_candidates"])
+        _, counts = np.unique(labels.astype(str), return_counts=True)
+        folds = min(self.config["cv_folds"], int(counts.max()))
+        if folds < 2 or len(candidates) == 1:
+            return candidates[len(candidates) // 2]
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.config["random_state"] or 0)
+        correct = np.zeros(len(candidates))
+        targets = labels.astype(str)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", UserWarning)  # "the least populated class has fewer members than n_splits"
+            for train_rows, test_rows in splitter.split(np.zeros(len(targets)), targets):
+                if len(set(targets[train_rows])) < 2:
+                    continue
+                # Ascending C, each fit starting from the last one's weights (a regularisation path).
+                estimator = self._estimator(candidates[0])
+                # Ranking candidates needs less precision than the final fit.
+                estimator.set_params(warm_start=self.config["solver"] != "liblinear", tol=self.config["tol"] * CV_TOL_FACTOR)
+                fold_features, fold_targets = features[train_rows], targets[train_rows]
+                for i, candidate in enumerate(candidates):
+                    estimator.set_params(C=candidate)
+                    estimator.fit(fold_features, fold_targets)
+                    correct[i] += float(np.sum(estimator.predict(features[test_rows]) == targets[test_rows]))
+        chosen = candidates[int(np.argmax(correct))]
+        logger.info(
+            "%s: C=%g chosen by %d-fold cross-validation (accuracy %s)",
+            self.unique_name, chosen, folds,
+            ", ".join(f"C={c:g}: {n / len(targets):.3f}" for c, n in zip(candidates, correct)),
+        )
+        return chosen
+
+    def _fit(self, features: scipy.sparse.spmatrix | np.ndarray, labels: np.ndarray) -> LinearIntentModel:
+        from sklearn.exceptions import ConvergenceWarning
+
+        classes = sorted(set(labels.tolist()))
+        solver = self.config["solver"]
+        width = features.shape[1]
+        active = _active_columns(features)
+        features = features[:, active]
+        self.fitted_strength = self._strength(features, labels)
+        classifier = self._estimator(self.fitted_strength)
+        start = self._warm_start(classes, width, solver)
         if start is not None:
             classifier.set_params(warm_start=True)
-            classifier.coef_, classifier.intercept_ = start
+            classifier.coef_, classifier.intercept_ = start[0][:, active], start[1]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             try:
@@ -287,7 +397,8 @@ class LogisticRegressionClassifier(Component):
                 self.unique_name,
                 self.config["max_iter"],
             )
-        coef = np.asarray(classifier.coef_, dtype=np.float64)
+        coef = np.zeros((classifier.coef_.shape[0], width), dtype=np.float64)
+        coef[:, active] = classifier.coef_
         if len(classes) == 2:
             mode = SIGMOID
         elif solver == "liblinear":
@@ -368,7 +479,8 @@ class LogisticRegressionClassifier(Component):
         labels_file = f"{file_name}{LABELS_SUFFIX}"
         np.savez(model_dir / arrays_file, coef=model.coef, intercept=model.intercept)
         (model_dir / labels_file).write_text(
-            json.dumps({"format": FORMAT_VERSION, "classes": model.classes, "mode": model.mode}, ensure_ascii=False),
+            json.dumps({"format": FORMAT_VERSION, "classes": model.classes, "mode": model.mode,
+                        "C": self.fitted_strength}, ensure_ascii=False),
             encoding="utf-8",
         )
         return {
@@ -407,6 +519,10 @@ class LogisticRegressionClassifier(Component):
             if mode not in (SIGMOID, SOFTMAX, OVR, SINGLE):
                 raise ValueError(f"unknown probability mode {mode!r}")
             _check_stored_model(labels["classes"], coef, intercept, mode, state.get("dimension"))
+            strength = labels.get("C")
+            if strength is not None and not _positive_number(strength):
+                raise ValueError(f"the stored C is not a number > 0: {strength!r}")
+            instance.fitted_strength = None if strength is None else float(strength)
             instance.model = LinearIntentModel(labels["classes"], coef, intercept, mode)
         except (OSError, KeyError, ValueError, TypeError) as error:
             raise ComponentError(

@@ -44,6 +44,16 @@ replaces whole tokens before splitting them, so a token such as ``a@b.com``
 whose words are known is not turned into the OOV token, and stop words are
 dropped rather than counted as unknown.
 
+**Weighting** (intently keys, off by default so a Rasa config behaves as in
+Rasa): ``sublinear_tf`` replaces each sentence count ``c`` by ``1 + ln c``;
+``use_idf`` multiplies it by the n-gram's smoothed inverse document
+frequency in the training examples, ``ln((1 + n) / (1 + df)) + 1`` (sklearn's
+``TfidfVectorizer``); ``norm`` (``l2`` or ``l1``) scales each sentence row to
+unit length. They apply to the **sentence** features only (one row per
+message, what the intent classifiers read); the sequence features stay
+counts. The document frequencies are learned with the vocabulary and
+recomputed from the new data when finetuning, new n-grams included.
+
 Parsing needs no scikit-learn: n-grams are looked up in a dict (with a cache of
 token rows) and one CSR matrix of sequence features and one of sentence
 features are built for the whole batch from flat numpy arrays. State is
@@ -85,6 +95,7 @@ logger = logging.getLogger(__name__)
 
 ANALYZERS = ("word", "char", "char_wb")
 STRIP_ACCENTS = ("ascii", "unicode")
+NORMS = ("l1", "l2")
 FILE_SUFFIX = ".vocabulary.json"
 FORMAT_VERSION = 1
 #: Token rows kept in the parse-time cache before it is emptied.
@@ -157,6 +168,24 @@ def strip_accents_ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
+def _stored_idf(values: Any, vocabulary: Vocabulary) -> np.ndarray:
+    """The persisted idf list as a column array (reserved columns 1.0), checked.
+
+    Raises:
+        ValueError: not a list of one finite number >= 1 per vocabulary item.
+    """
+    if not isinstance(values, list) or len(values) != len(vocabulary):
+        raise ValueError(f"'idf' must be a list of {len(vocabulary)} numbers (one per vocabulary item)")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError("'idf' must hold numbers only")
+    stored = np.asarray(values, dtype=np.float64)
+    if stored.size and not (np.all(np.isfinite(stored)) and stored.min() >= 1.0):
+        raise ValueError("'idf' values must be finite and >= 1")
+    idf = np.ones(vocabulary.dimension, dtype=np.float64)
+    idf[: len(stored)] = stored
+    return idf
+
+
 class CountVectorsFeaturizer(Component):
     """Sparse bag-of-n-grams features of message text (sequence and sentence).
 
@@ -168,6 +197,9 @@ class CountVectorsFeaturizer(Component):
     ``use_shared_vocab`` (False; only text is featurized, so it changes
     nothing), ``use_lemma`` (True) and ``additional_vocabulary_size``
     (reserved columns; default half the vocabulary, at least 1000).
+    intently's own keys weight the sentence features (TF-IDF):
+    ``sublinear_tf`` (False), ``use_idf`` (False) and ``norm`` (None, "l2"
+    or "l1").
     """
 
     #: Rasa 1's ``token_pattern`` (Rasa's own formbot example still sets it); since Rasa 2 the
@@ -190,9 +222,12 @@ class CountVectorsFeaturizer(Component):
         "use_shared_vocab": False,
         "use_lemma": True,
         "additional_vocabulary_size": {"text": None, "response": None, "action_text": None},
+        "sublinear_tf": False,
+        "use_idf": False,
+        "norm": None,
     }
     untyped_keys: ClassVar[frozenset[str]] = frozenset(
-        {"min_df", "max_df", "stop_words", "OOV_words", "additional_vocabulary_size"}
+        {"min_df", "max_df", "stop_words", "OOV_words", "additional_vocabulary_size", "norm"}
     )
     requires = (TOKENS,)
     provides = (SPARSE_FEATURES,)
@@ -236,6 +271,9 @@ class CountVectorsFeaturizer(Component):
         )
         #: The vocabulary with its reserved columns; None until trained or loaded.
         self.vocabulary: Vocabulary | None = None
+        #: With ``use_idf``: the inverse document frequency of every column
+        #: (1.0 in reserved columns); None otherwise or until trained.
+        self.idf: np.ndarray | None = None
         self._cache: dict[str, _Row] = {}
 
     # --- config ------------------------------------------------------------------------
@@ -301,6 +339,11 @@ class CountVectorsFeaturizer(Component):
         ):
             raise ComponentConfigError(f"{name}: OOV_words must be a list of words, got {words!r}")
         check_additional_vocabulary_size(name, config["additional_vocabulary_size"])
+        if config["norm"] not in (None, *NORMS):
+            raise ComponentConfigError(
+                f"{name}: norm must be 'l2', 'l1' or null, got {config['norm']!r}",
+                hint="'l2' scales every sentence row to unit length (as sklearn's TfidfVectorizer)",
+            )
 
     # --- properties -------------------------------------------------------------------------
 
@@ -427,7 +470,49 @@ class CountVectorsFeaturizer(Component):
             sentence = sum_rows_by_group(sequence, offsets)
         else:
             sentence = self._sentence_matrix(sentence_units, dimension)
-        return sequence, np.asarray(offsets, dtype=np.int64), sentence
+        return sequence, np.asarray(offsets, dtype=np.int64), self._weighted(sentence)
+
+    @property
+    def weights_sentences(self) -> bool:
+        """True when a weighting key (``sublinear_tf``, ``use_idf``, ``norm``) is on."""
+        cfg = self.config
+        return bool(cfg["sublinear_tf"] or cfg["use_idf"] or cfg["norm"])
+
+    def _weighted(self, sentence: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
+        """The sentence counts with ``sublinear_tf``, ``use_idf`` and ``norm`` applied (a new matrix)."""
+        if not self.weights_sentences or not sentence.nnz:
+            return sentence
+        cfg = self.config
+        values = np.array(sentence.data, dtype=np.float64)
+        if cfg["sublinear_tf"]:
+            np.log(values, out=values)
+            values += 1.0
+        if cfg["use_idf"] and self.idf is not None:
+            values *= self.idf[sentence.indices]
+        if cfg["norm"]:
+            rows = np.repeat(np.arange(sentence.shape[0]), np.diff(sentence.indptr))
+            magnitude = np.abs(values) if cfg["norm"] == "l1" else values * values
+            totals = np.bincount(rows, weights=magnitude, minlength=sentence.shape[0])
+            if cfg["norm"] == "l2":
+                np.sqrt(totals, out=totals)
+            totals[totals == 0.0] = 1.0
+            values /= totals[rows]
+        return csr_from_rows(np.array(sentence.indices, dtype=np.int32), values, np.array(sentence.indptr, dtype=np.int32),
+                             sentence.shape[1])
+
+    def _learn_idf(self, documents: list[list[str]]) -> None:
+        """Inverse document frequencies of every vocabulary item in ``documents`` (sklearn's smoothed idf)."""
+        if not self.config["use_idf"] or self.vocabulary is None:
+            self.idf = None
+            return
+        index = self.vocabulary.index
+        frequency = np.zeros(self.vocabulary.dimension, dtype=np.float64)
+        for grams in documents:
+            columns = [index[g] for g in set(grams) if g in index]
+            frequency[columns] += 1.0
+        idf = np.log((1.0 + len(documents)) / (1.0 + frequency)) + 1.0
+        idf[len(self.vocabulary):] = 1.0
+        self.idf = idf
 
     def _sentence_matrix(self, sentence_units: list[list[Any]], dimension: int) -> scipy.sparse.csr_matrix:
         assert self.vocabulary is not None
@@ -498,6 +583,7 @@ class CountVectorsFeaturizer(Component):
                 reserve,
                 self.vocabulary.dimension,
             )
+        self._learn_idf(documents)
         self._cache.clear()
         rows = {key: self._row_from(grams, unit) for key, (grams, unit) in analyses.items()}
         self._attach(examples, rows, oov)
@@ -521,6 +607,8 @@ class CountVectorsFeaturizer(Component):
             "vocabulary": self.vocabulary.to_dict(),
             "stop_words": sorted(self.stop_words) if self.stop_words is not None else None,
         }
+        if self.idf is not None:
+            state["idf"] = self.idf[: len(self.vocabulary)].tolist()
         return {
             "vocabulary_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
             "vocabulary_size": len(self.vocabulary),
@@ -547,6 +635,8 @@ class CountVectorsFeaturizer(Component):
             instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
             stop_words = state.get("stop_words")
             instance.stop_words = frozenset(stop_words) if stop_words is not None else None
+            if instance.config["use_idf"]:
+                instance.idf = _stored_idf(state.get("idf"), instance.vocabulary)
         return instance
 
     # --- training helpers ---------------------------------------------------------------------
