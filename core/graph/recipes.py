@@ -167,7 +167,8 @@ def compile_components(specs: Sequence[ComponentSpec], language: str) -> tuple[G
         train[f"train_{spec.unique_name}"] = SchemaNode(
             needs=_needs("training_data", [f"train_{specs[p].unique_name}" for p in train_parents[index]], PROVIDER),
             uses=spec.uses, constructor_name="create", fn="train", config=dict(spec.config), is_target=True,
-            cls=spec.cls,
+            # Created when the graph is built: every provide_context() runs before any component trains.
+            eager=True, cls=spec.cls,
         )
         predict[f"run_{spec.unique_name}"] = SchemaNode(
             needs=_needs("messages", [f"run_{specs[p].unique_name}" for p in parents[index]], CONVERTER),
