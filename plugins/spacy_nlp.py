@@ -58,6 +58,21 @@ PIPE_BATCH_SIZE = 50
 INSTALL_HINT = "pip install 'intently[spacy]'"
 
 
+def require_doc(message: Message, component: Component) -> Any:
+    """The spaCy ``Doc`` SpacyNLP attached to ``message``.
+
+    Raises:
+        ComponentError: the message has none (SpacyNLP is not before ``component``).
+    """
+    doc = message.data.get(SPACY_DOC_KEY)
+    if doc is None:
+        raise ComponentError(
+            f"{component.unique_name}: the message {message.text[:60]!r} has no spaCy Doc",
+            hint=f"put SpacyNLP before {component.component_name()} in the pipeline",
+        )
+    return doc
+
+
 def import_spacy(component: str = "SpacyNLP") -> ModuleType:
     """Import spaCy, or say how to install it."""
     try:

@@ -8,8 +8,8 @@ loop: a request that already holds the old model finishes on it, and the old
 model is closed once the last such request is done.
 
 The :class:`Batcher` gathers the texts of concurrent requests and parses them
-together with ``Interpreter.parse_batch`` in one worker thread, so the event
-loop stays free to take requests while numpy works.
+together with ``Interpreter.parse_batch``, on the event loop's thread by
+default or in one worker thread with ``--parse-thread`` (see :class:`Batcher`).
 """
 
 from __future__ import annotations
@@ -248,6 +248,17 @@ class _Item:
         self.future = future
 
 
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task (None: nothing to do) and wait until it has ended."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
 class Batcher:
     """Gathers the texts of concurrent requests and parses them as one batch.
 
@@ -292,12 +303,7 @@ class Batcher:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="intently-batcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         self._executor.shutdown(wait=True)
 
     async def parse(self, model: LoadedModel, texts: list[str]) -> list[bytes]:

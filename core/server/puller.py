@@ -34,6 +34,7 @@ from typing import Any
 import attrs
 
 from intently.errors import ConfigError
+from intently.server.models import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +108,7 @@ class ModelPuller:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="intently-model-puller")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     async def _loop(self) -> None:

@@ -31,7 +31,7 @@ from intently.component import DENSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message
-from intently.plugins.spacy_nlp import SPACY_DOC, SPACY_DOC_KEY
+from intently.plugins.spacy_nlp import SPACY_DOC, SPACY_DOC_KEY, require_doc
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -98,12 +98,7 @@ class SpacyFeaturizer(Component):
         for index, message in enumerate(messages):
             if not counts[index]:
                 continue
-            doc = message.data.get(SPACY_DOC_KEY)
-            if doc is None:
-                raise ComponentError(
-                    f"{self.unique_name}: the message {message.text[:60]!r} has no spaCy Doc",
-                    hint="put SpacyNLP before SpacyFeaturizer in the pipeline",
-                )
+            doc = require_doc(message, self)
             rows = sequence[offsets[index] : offsets[index + 1]]
             rows[:] = _token_vectors(doc, message.tokens or [], width)
             nonzero = rows[np.any(rows != 0, axis=1)]

@@ -24,7 +24,7 @@ from typing import Any
 
 from intently.errors import ComponentError
 from intently.message import Message, Token
-from intently.plugins.spacy_nlp import SPACY_DOC, SPACY_DOC_KEY
+from intently.plugins.spacy_nlp import SPACY_DOC, require_doc
 from intently.plugins.tokenizers.tokenizer import Tokenizer
 
 #: Token data key of the part-of-speech tag (Rasa's ``POS_TAG_KEY``).
@@ -48,12 +48,7 @@ class SpacyTokenizer(Tokenizer):
             if not message.text:
                 message.tokens = []
                 continue
-            doc = message.data.get(SPACY_DOC_KEY)
-            if doc is None:
-                raise ComponentError(
-                    f"{self.unique_name}: the message {message.text[:60]!r} has no spaCy Doc",
-                    hint="put SpacyNLP before SpacyTokenizer in the pipeline",
-                )
+            doc = require_doc(message, self)
             tokens = self.tokens_from_doc(doc, message.text)
             message.tokens = self.apply_token_pattern(tokens) if self.token_pattern is not None else tokens
 
