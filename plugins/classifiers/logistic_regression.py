@@ -337,13 +337,13 @@ class LogisticRegressionClassifier(Component):
         from sklearn.model_selection import StratifiedKFold
 
         candidates = sorted(float(c) for c in self.config["C_candidates"])
-        _, counts = np.unique(labels.astype(str), return_counts=True)
+        targets = labels.astype(str)
+        _, counts = np.unique(targets, return_counts=True)
         folds = min(self.config["cv_folds"], int(counts.max()))
         if folds < 2 or len(candidates) == 1:
             return candidates[len(candidates) // 2]
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.config["random_state"] or 0)
         correct = np.zeros(len(candidates))
-        targets = labels.astype(str)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", UserWarning)  # "the least populated class has fewer members than n_splits"

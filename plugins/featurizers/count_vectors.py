@@ -497,8 +497,7 @@ class CountVectorsFeaturizer(Component):
                 np.sqrt(totals, out=totals)
             totals[totals == 0.0] = 1.0
             values /= totals[rows]
-        return csr_from_rows(np.array(sentence.indices, dtype=np.int32), values, np.array(sentence.indptr, dtype=np.int32),
-                             sentence.shape[1])
+        return csr_from_rows(sentence.indices, values, sentence.indptr, sentence.shape[1])
 
     def _learn_idf(self, documents: list[list[str]]) -> None:
         """Inverse document frequencies of every vocabulary item in ``documents`` (sklearn's smoothed idf)."""
