@@ -401,8 +401,12 @@ def test_tls(project: Path, tmp_path: Path) -> None:
 
 
 def test_response_timeout_is_503(project: Path) -> None:
+    # Enough distinct test examples that evaluating them cannot finish within the timeout on any machine
+    # (8 examples took under 0.5 s on a quiet one).
+    many = "".join(f"      - 你好 {i}\n" for i in range(30_000))
+    slow_data = DATA_A.replace("      - 你好\n", "      - 你好\n" + many, 1)
     with Server(["-m", "models/a.tar.gz", "--enable-api", "--response-timeout", "0.5"], project) as running:
-        reply = running.post("/model/test/intents", data=DATA_A.encode("utf-8"), timeout=120)
+        reply = running.post("/model/test/intents", data=slow_data.encode("utf-8"), timeout=120)
         assert "--response-timeout" in _assert_rasa_error(reply, 503, "ResponseTimeout")["message"]
         assert running.post("/model/parse", {"text": "你好"}).status == 200
 
