@@ -138,7 +138,10 @@ class LanguageModelFeaturizer(Component):
             config = BertConfig.from_dict(files.config)
             encoder = BertEncoder(config, read_safetensors(files.weights))
             vocabulary = read_vocabulary(files.vocabulary)
-            tokenizer = WordPieceTokenizer(vocabulary, lowercase=files.lowercase)
+            tokenizer = WordPieceTokenizer(
+                vocabulary, lowercase=files.lowercase, strip_accents=files.strip_accents,
+                chinese_chars=files.chinese_chars,
+            )
             special = (vocabulary["[CLS]"], vocabulary["[SEP]"])
         except KeyError as missing:
             raise ComponentError(f"{self.unique_name}: {files.vocabulary} has no {missing} piece") from None
