@@ -280,3 +280,45 @@ def test_an_existing_folder_that_is_not_a_checkpoint_is_not_overwritten(tmp_path
         finetune_language_model(str(make_tiny_bert(tmp_path / "random")), DOMAIN, out,
                                 FinetuneSettings(epochs=1), progress=False)
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+# --- the onnxruntime path ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_new", "relu"])
+def test_onnxruntime_features_equal_numpys(tmp_path, activation):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from component_helpers import parse
+    from intently.features import SENTENCE, SEQUENCE, collect_features
+    from intently.plugins.featurizers.language_model.featurizer import LanguageModelFeaturizer
+    from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
+
+    directory = make_tiny_bert(tmp_path / "bert", hidden_act=activation)
+    texts = ["book a table for two", "诸葛亮 很 聪明", "play", "三国 人物 曹操 和 刘备 关羽 , the music cafe"]
+    features = {}
+    for runtime in ("numpy", "onnxruntime"):
+        component = LanguageModelFeaturizer({"model_weights": str(directory), "runtime": runtime}, unique_name="lm")
+        messages = parse([WhitespaceTokenizer(), component], texts)
+        assert component.runtime == runtime
+        features[runtime] = (collect_features(messages, SEQUENCE)[0], collect_features(messages, SENTENCE)[0])
+    for numpy_side, onnx_side in zip(features["numpy"], features["onnxruntime"]):
+        numpy_dense = numpy_side.toarray() if hasattr(numpy_side, "toarray") else numpy_side
+        onnx_dense = onnx_side.toarray() if hasattr(onnx_side, "toarray") else onnx_side
+        assert np.abs(numpy_dense).max() > 0.1
+        np.testing.assert_allclose(onnx_dense, numpy_dense, atol=2e-5)
+
+
+def test_runtime_onnxruntime_without_it_installed_says_how_to_get_it(tmp_path, monkeypatch):
+    from intently.errors import MissingDependencyError
+    from intently.plugins.featurizers.language_model import onnx_encoder
+    from intently.plugins.featurizers.language_model.featurizer import LanguageModelFeaturizer
+
+    monkeypatch.setattr(onnx_encoder, "onnxruntime_available", lambda: False)
+    directory = make_tiny_bert(tmp_path / "bert")
+    auto = LanguageModelFeaturizer({"model_weights": str(directory), "runtime": "auto"}, unique_name="lm")
+    auto._ensure_model()
+    assert auto.runtime == "numpy"
+    strict = LanguageModelFeaturizer({"model_weights": str(directory), "runtime": "onnxruntime"}, unique_name="lm")
+    with pytest.raises(MissingDependencyError, match="intently\\[fast\\]"):
+        strict._ensure_model()
