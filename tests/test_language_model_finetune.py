@@ -161,6 +161,21 @@ def test_tensorflow_and_numpy_forward_passes_agree(tmp_path):
     )
 
 
+def test_trainable_layers_freeze_the_bottom_of_the_encoder(tmp_path):
+    checkpoint = read_checkpoint(make_tiny_bert(tmp_path / "bert"), component="lm")
+    tensors, _ = complete_head(checkpoint.config, checkpoint.files.config, checkpoint.tensors, seed=0)
+    model = TFBertMaskedLM(checkpoint.config, tensors, trainable_layers=1, seed=0)
+    assert all(name.startswith(("encoder.layer.1.", "cls.")) for name in model.trainable)
+    assert any(name.startswith("cls.") for name in model.trainable)
+    ids = tf.constant([[2, 60, 4, 62, 3]], tf.int32)
+    labels = tf.constant([[-1, -1, 61, -1, -1]], tf.int32)
+    model.make_train_step()(ids, tf.ones_like(ids, tf.float32), labels, tf.constant(1e-2))
+    trained = model.numpy_tensors()
+    for name in ("encoder.layer.0.attention.self.query.weight", "embeddings.word_embeddings.weight"):
+        np.testing.assert_array_equal(trained[name], tensors[name])
+    assert not np.array_equal(trained["encoder.layer.1.output.dense.weight"], tensors["encoder.layer.1.output.dense.weight"])
+
+
 # --- finetuning and fill -------------------------------------------------------------------------------------
 
 GENERAL = ["三国时期蜀汉的丞相是诸葛亮", "三国人物诸葛亮很聪明", "我爱三国人物诸葛亮", "诸葛亮是蜀汉的丞相",

@@ -172,7 +172,7 @@ def finetune_language_model(
         dropout=float(raw.get("hidden_dropout_prob", 0.1)),
         attention_dropout=float(raw.get("attention_probs_dropout_prob", 0.1)),
     )
-    step_function = model.make_train_step()
+    step_function = model.make_train_step(settings.weight_decay)
     rng = np.random.default_rng(settings.random_seed)
     batches_per_epoch = -(-len(sequences) // settings.batch_size)
     total_steps = batches_per_epoch * settings.epochs

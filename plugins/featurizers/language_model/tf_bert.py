@@ -4,9 +4,9 @@ It computes what :class:`.bert.BertEncoder` computes (the same tensors under
 the same Hugging Face names, stored as ``(out, in)`` matrices) plus dropout,
 and the ``BertForMaskedLM`` head: a dense layer, the activation, a layer norm,
 then scores over the vocabulary with the word embeddings (tied weights) and a
-bias. Training uses Adam with decoupled weight decay (AdamW) and a linear
-warm-up and decay of the learning rate, written out here as DIET's model does,
-so it does not depend on the Keras version. Randomness comes only from
+bias. Training uses Adam with decoupled weight decay (AdamW; the caller
+schedules the learning rate), written out here as DIET's model does, so it
+does not depend on the Keras version. Randomness comes only from
 ``seed`` (a ``tf.random.Generator`` for dropout); the caller masks with numpy.
 
 Parameters that are frozen (``trainable_layers``) are constants, not
@@ -179,14 +179,14 @@ class TFBertMaskedLM(tf.Module):
                 update += weight_decay * var
             var.assign_sub(learning_rate * update)
 
-    def make_train_step(self) -> tf.types.experimental.GenericFunction:
+    def make_train_step(self, weight_decay: float = 0.01) -> tf.types.experimental.GenericFunction:
         """A traced ``step(ids, mask, labels, learning_rate) -> loss`` (one trace for every batch shape)."""
 
         def step(ids: tf.Tensor, mask: tf.Tensor, labels: tf.Tensor, learning_rate: tf.Tensor) -> tf.Tensor:
             with tf.GradientTape() as tape:
                 loss = self.masked_lm_loss(ids, mask, labels, training=True)
             variables = list(self.trainable.values())
-            self.apply_gradients(tape.gradient(loss, variables), learning_rate)
+            self.apply_gradients(tape.gradient(loss, variables), learning_rate, weight_decay)
             return loss
 
         signature = [
