@@ -337,3 +337,17 @@ def test_runtime_onnxruntime_without_it_installed_says_how_to_get_it(tmp_path, m
     strict = LanguageModelFeaturizer({"model_weights": str(directory), "runtime": "onnxruntime"}, unique_name="lm")
     with pytest.raises(MissingDependencyError, match="intently\\[fast\\]"):
         strict._ensure_model()
+
+
+def test_a_model_refuses_a_checkpoint_whose_tokenizer_settings_changed(tmp_path):
+    from component_helpers import intent_data, persist_and_load, train
+    from intently.plugins.featurizers.language_model.featurizer import LanguageModelFeaturizer
+    from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
+
+    directory = make_tiny_bert(tmp_path / "bert", tokenizer={"do_lower_case": True})
+    component = LanguageModelFeaturizer({"model_weights": str(directory)}, unique_name="lm")
+    train([WhitespaceTokenizer(), component], intent_data({"greet": ["你好", "hello there"], "bye": ["再见", "bye"]}))
+    persist_and_load(component, tmp_path / "model")  # unchanged: loads
+    (directory / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False}), encoding="utf-8")
+    with pytest.raises(ComponentError, match="tokenizer settings"):
+        persist_and_load(component, tmp_path / "model2")

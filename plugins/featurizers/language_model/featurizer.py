@@ -328,6 +328,7 @@ class LanguageModelFeaturizer(Component):
             "model_directory": str(self._files.directory),
             "dimension": self._encoder.config.hidden_size,
             "pooling": self.pooling,
+            "tokenizer": self._files.tokenizer_settings,
             **self._fingerprint,
         }
 
@@ -351,6 +352,15 @@ class LanguageModelFeaturizer(Component):
                 raise
             directory = Path(recorded)
         instance._load_model(directory)
+        recorded_tokenizer = state.get("tokenizer")
+        assert instance._files is not None
+        if recorded_tokenizer is not None and recorded_tokenizer != instance._files.tokenizer_settings:
+            raise ComponentError(
+                f"{instance.unique_name}: the tokenizer settings of the checkpoint in {directory} "
+                f"({instance._files.tokenizer_settings}) are not the ones this model was trained with "
+                f"({recorded_tokenizer}): the features would change",
+                hint="restore the checkpoint's tokenizer_config.json, or train the model again",
+            )
         for key in ("weights_sha256", "vocabulary_sha256"):
             if state.get(key) != instance._fingerprint[key]:
                 raise ComponentError(
