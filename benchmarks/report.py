@@ -94,6 +94,12 @@ def _render_speed(data: dict[str, Any]) -> str:
     return speed.to_markdown(data)
 
 
+def _render_lm_speed(data: dict[str, Any]) -> str:
+    import lm_speed
+
+    return lm_speed.to_markdown(data)
+
+
 def _render_finetune(data: dict[str, Any]) -> str:
     import finetune
 
@@ -144,6 +150,8 @@ KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
     ("speed", "speed.md", "Parse speed, load time and memory",
      "Each system in its own process: one message at a time (p50/p95/p99 over 2,000 parses after 50 warm-up "
      "ones), then the test messages in batches (the median of three timed runs).", _render_speed),
+    ("lm_speed", "language-model-speed.md", "Language-model encoder: numpy and onnxruntime",
+     "LanguageModelFeaturizer alone, each runtime in its own process, on the same messages.", _render_lm_speed),
     ("finetune", "finetuning.md", "Finetuning",
      "A base model on a stratified 80 % of the training file, finetuned on the whole file, beside a model "
      "trained from scratch; and a base model without two intents, finetuned with them.", _render_finetune),

@@ -309,6 +309,7 @@ def test_a_checkpoint_missing_a_tensor_is_refused(tmp_path):
         ({"model_name": "gpt2"}, "runs BERT-architecture models only"),
         ({"model_name": "llama"}, "'llama' is not supported"),
         ({"pooling": "max"}, "pooling must be one of"),
+        ({"runtime": "torch"}, "runtime must be one of"),
         ({"model_weights": ""}, "non-empty string"),
         ({"model_weigths": "x"}, "did you mean 'model_weights'"),
     ],

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from intently import __version__
-from intently.cli import components, data, parse, plugin, recipe, run, test, train
+from intently.cli import components, data, lm, parse, plugin, recipe, run, test, train
 from intently.cli.common import configure_logging, logging_parent
 from intently.errors import IntentlyError, UsageError
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugin.add_parser(commands, [parent])
     recipe.add_parser(commands, [parent])
     run.add_parser(commands, [parent])
+    lm.add_parser(commands, [parent])
     return parser
 
 

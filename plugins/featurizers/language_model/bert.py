@@ -56,12 +56,9 @@ class BertConfig:
 
 @attrs.frozen(eq=False)
 class _Layer:
-    query: np.ndarray
-    query_bias: np.ndarray
-    key: np.ndarray
-    key_bias: np.ndarray
-    value: np.ndarray
-    value_bias: np.ndarray
+    #: Query, key and value side by side, ``(hidden, 3 * hidden)``: one product instead of three.
+    qkv: np.ndarray
+    qkv_bias: np.ndarray
     attention_output: np.ndarray
     attention_output_bias: np.ndarray
     attention_norm: tuple[np.ndarray, np.ndarray]
@@ -128,7 +125,8 @@ class BertEncoder:
         intermediate, intermediate_bias = self._linear(f"{prefix}.intermediate.dense", hidden, inner)
         output, output_bias = self._linear(f"{prefix}.output.dense", inner, hidden)
         return _Layer(
-            query=query, query_bias=query_bias, key=key, key_bias=key_bias, value=value, value_bias=value_bias,
+            qkv=np.ascontiguousarray(np.concatenate([query, key, value], axis=1)),
+            qkv_bias=np.concatenate([query_bias, key_bias, value_bias]),
             attention_output=attention_output, attention_output_bias=attention_output_bias,
             attention_norm=self._norm(f"{prefix}.attention.output.LayerNorm"),
             intermediate=intermediate, intermediate_bias=intermediate_bias,
@@ -149,13 +147,13 @@ class BertEncoder:
         # One (batch * length) x hidden matrix: each product is one large GEMM, not one per message.
         states = _layer_norm(states.reshape(batch * length, -1), *self.embedding_norm, self.config.layer_norm_eps)
         # Padded keys get a large negative score: exp() of it is 0 in float32.
-        key_bias = np.where(mask, 0.0, -1e9).astype(np.float32)[:, None, None, :]
+        key_bias = None if mask.all() else np.where(mask, 0.0, -1e9).astype(np.float32)[:, None, None, :]
         for layer in self.layers:
             states = self._layer_forward(layer, states, key_bias, batch, length)
         return states.reshape(batch, length, -1)
 
     def _layer_forward(
-        self, layer: _Layer, states: np.ndarray, key_bias: np.ndarray, batch: int, length: int
+        self, layer: _Layer, states: np.ndarray, key_bias: np.ndarray | None, batch: int, length: int
     ) -> np.ndarray:
         config = self.config
         hidden = config.hidden_size
@@ -165,21 +163,29 @@ class BertEncoder:
         def split_heads(x: np.ndarray) -> np.ndarray:
             return x.reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
 
-        query = split_heads(states @ layer.query + layer.query_bias)
-        key = split_heads(states @ layer.key + layer.key_bias)
-        value = split_heads(states @ layer.value + layer.value_bias)
+        qkv = states @ layer.qkv
+        qkv += layer.qkv_bias
+        query = split_heads(qkv[:, :hidden])
+        key = split_heads(qkv[:, hidden : 2 * hidden])
+        value = split_heads(qkv[:, 2 * hidden :])
         scores = query @ key.transpose(0, 1, 3, 2)
         scores *= np.float32(1.0 / math.sqrt(size))
-        scores += key_bias
+        if key_bias is not None:  # None: no padding
+            scores += key_bias
         scores -= scores.max(axis=-1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=-1, keepdims=True)
         context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch * length, hidden)
-        attended = context @ layer.attention_output + layer.attention_output_bias
-        states = _layer_norm(attended + states, *layer.attention_norm, config.layer_norm_eps)
-        inner = _activation(states @ layer.intermediate + layer.intermediate_bias, config.hidden_act)
-        output = inner @ layer.output + layer.output_bias
-        return _layer_norm(output + states, *layer.output_norm, config.layer_norm_eps)
+        attended = context @ layer.attention_output
+        attended += layer.attention_output_bias
+        attended += states
+        states = _layer_norm(attended, *layer.attention_norm, config.layer_norm_eps)
+        inner = states @ layer.intermediate
+        inner += layer.intermediate_bias
+        output = _activation(inner, config.hidden_act) @ layer.output
+        output += layer.output_bias
+        output += states
+        return _layer_norm(output, *layer.output_norm, config.layer_norm_eps)
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:

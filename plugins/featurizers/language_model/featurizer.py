@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import scipy.sparse
 from intently.component import DENSE_FEATURES, TOKENS, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.plugins.featurizers.language_model.bert import BertConfig, BertEncoder
 from intently.plugins.featurizers.language_model.model_files import (
@@ -65,6 +65,8 @@ DEFAULT_WEIGHTS = {"bert": "rasa/LaBSE"}
 #: Rasa's other ``model_name`` values, named in the error.
 OTHER_RASA_MODELS = ("gpt", "gpt2", "xlnet", "distilbert", "roberta", "camembert")
 POOLINGS = ("auto", "cls", "mean")
+#: ``runtime``: auto (onnxruntime when installed, else numpy), numpy, onnxruntime.
+RUNTIMES = ("auto", "numpy", "onnxruntime")
 #: Messages encoded together, of similar lengths (sorted longest first).
 BATCH_MESSAGES = 32
 #: Show a progress bar when featurizing at least this many messages in training.
@@ -80,6 +82,11 @@ class LanguageModelFeaturizer(Component):
             cache; default Rasa's ``rasa/LaBSE``.
         cache_dir: the Hugging Face cache to look in (default: Hugging Face's own).
         pooling: ``auto`` (what the checkpoint says, else ``cls``), ``cls`` or ``mean``.
+        runtime: what runs the encoder at parse and training time: ``numpy`` (default),
+            ``onnxruntime`` (the ``fast`` extra: the same computation as an in-memory ONNX graph,
+            faster per message but slower to load and larger in memory, see
+            docs/language-models.md; features equal numpy's to float32 rounding) or ``auto``
+            (onnxruntime when installed, else numpy).
     """
 
     defaults: ClassVar[dict[str, Any]] = {
@@ -87,6 +94,7 @@ class LanguageModelFeaturizer(Component):
         "model_weights": None,
         "cache_dir": None,
         "pooling": "auto",
+        "runtime": "numpy",
     }
     requires = (TOKENS,)
     provides = (DENSE_FEATURES,)
@@ -94,6 +102,8 @@ class LanguageModelFeaturizer(Component):
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
         self._encoder: BertEncoder | None = None
+        #: What encodes: the numpy encoder, or onnxruntime running the same graph.
+        self._runner: Any = None
         self._tokenizer: WordPieceTokenizer | None = None
         self._files: ModelFiles | None = None
         self._fingerprint: dict[str, str] = {}
@@ -114,6 +124,10 @@ class LanguageModelFeaturizer(Component):
                 raise ComponentConfigError(
                     f"{cls.component_name()}: {key!r} must be a non-empty string, got {config[key]!r}"
                 )
+        if config["runtime"] not in RUNTIMES:
+            raise ComponentConfigError(
+                f"{cls.component_name()}: runtime must be one of {', '.join(RUNTIMES)}, got {config['runtime']!r}"
+            )
         if config["pooling"] not in POOLINGS:
             raise ComponentConfigError(
                 f"{cls.component_name()}: pooling must be one of {', '.join(POOLINGS)}, got {config['pooling']!r}"
@@ -138,7 +152,10 @@ class LanguageModelFeaturizer(Component):
             config = BertConfig.from_dict(files.config)
             encoder = BertEncoder(config, read_safetensors(files.weights))
             vocabulary = read_vocabulary(files.vocabulary)
-            tokenizer = WordPieceTokenizer(vocabulary, lowercase=files.lowercase)
+            tokenizer = WordPieceTokenizer(
+                vocabulary, lowercase=files.lowercase, strip_accents=files.strip_accents,
+                chinese_chars=files.chinese_chars,
+            )
             special = (vocabulary["[CLS]"], vocabulary["[SEP]"])
         except KeyError as missing:
             raise ComponentError(f"{self.unique_name}: {files.vocabulary} has no {missing} piece") from None
@@ -154,14 +171,44 @@ class LanguageModelFeaturizer(Component):
                 f"{encoder.vocabulary_size}"
             )
         self._files, self._encoder, self._tokenizer, self._special_ids = files, encoder, tokenizer, special
+        self._runner = self._make_runner(encoder)
         self._fingerprint = {
             "weights_sha256": file_sha256(files.weights),
             "vocabulary_sha256": file_sha256(files.vocabulary),
         }
         logger.info(
-            "%s: %s (%d layers, hidden size %d, %s pooling)",
-            self.unique_name, directory, config.num_hidden_layers, config.hidden_size, self.pooling,
+            "%s: %s (%d layers, hidden size %d, %s pooling, %s)",
+            self.unique_name, directory, config.num_hidden_layers, config.hidden_size, self.pooling, self.runtime,
         )
+
+    def _make_runner(self, encoder: BertEncoder) -> Any:
+        runtime = self.config["runtime"]
+        if runtime == "numpy":
+            return encoder
+        from intently.plugins.featurizers.language_model.onnx_encoder import (
+            OnnxBertEncoder,
+            onnxruntime_available,
+        )
+
+        if not onnxruntime_available():
+            if runtime == "auto":
+                return encoder
+            raise MissingDependencyError(
+                f"{self.unique_name}: runtime onnxruntime needs onnxruntime and onnx",
+                hint="pip install 'intently[fast]', or set runtime: numpy",
+            )
+        try:
+            return OnnxBertEncoder(encoder)
+        except ValueError as error:  # an activation the graph does not have
+            if runtime == "auto":
+                logger.info("%s: %s; numpy runs the encoder", self.unique_name, error)
+                return encoder
+            raise ComponentConfigError(f"{self.unique_name}: {error}", hint="set runtime: numpy") from None
+
+    @property
+    def runtime(self) -> str:
+        """The runtime in use: ``numpy`` or ``onnxruntime``."""
+        return "numpy" if self._runner is None or self._runner is self._encoder else "onnxruntime"
 
     def _ensure_model(self) -> None:
         if self._encoder is None:
@@ -178,9 +225,17 @@ class LanguageModelFeaturizer(Component):
         self._featurize(training_data.training_examples, progress=True)
 
     def process(self, messages: Sequence[Message], **context: Any) -> None:
-        """Attach the dense sequence and sentence features of ``messages``."""
+        """Attach the dense sequence and sentence features of ``messages``.
+
+        BLAS runs on one thread here, as DIET's parse does: a parse's products are small, and
+        on a busy machine BLAS's spinning threads made a one-message parse ten times slower
+        (``benchmarks/lm_speed.py``); a server parses concurrent batches on threads of its own.
+        """
+        from intently.plugins.classifiers.diet.blas_threads import one_blas_thread
+
         self._ensure_model()
-        self._featurize(messages)
+        with one_blas_thread():
+            self._featurize(messages)
 
     def _featurize(self, messages: Sequence[Message], *, progress: bool = False) -> None:
         assert self._encoder is not None and self._tokenizer is not None
@@ -245,7 +300,7 @@ class LanguageModelFeaturizer(Component):
             pieces.append(sep_id)
             ids[slot, : len(pieces)] = pieces
             mask[slot, : len(pieces)] = True
-        states = self._encoder.encode(ids, mask)
+        states = self._runner.encode(ids, mask)
         if rows:
             token_rows = np.asarray(rows, dtype=np.int64)
             unique_rows, local, counts = np.unique(token_rows, return_inverse=True, return_counts=True)
@@ -273,6 +328,7 @@ class LanguageModelFeaturizer(Component):
             "model_directory": str(self._files.directory),
             "dimension": self._encoder.config.hidden_size,
             "pooling": self.pooling,
+            "tokenizer": self._files.tokenizer_settings,
             **self._fingerprint,
         }
 
@@ -296,6 +352,15 @@ class LanguageModelFeaturizer(Component):
                 raise
             directory = Path(recorded)
         instance._load_model(directory)
+        recorded_tokenizer = state.get("tokenizer")
+        assert instance._files is not None
+        if recorded_tokenizer is not None and recorded_tokenizer != instance._files.tokenizer_settings:
+            raise ComponentError(
+                f"{instance.unique_name}: the tokenizer settings of the checkpoint in {directory} "
+                f"({instance._files.tokenizer_settings}) are not the ones this model was trained with "
+                f"({recorded_tokenizer}): the features would change",
+                hint="restore the checkpoint's tokenizer_config.json, or train the model again",
+            )
         for key in ("weights_sha256", "vocabulary_sha256"):
             if state.get(key) != instance._fingerprint[key]:
                 raise ComponentError(

@@ -8,7 +8,11 @@ on disk is an error that says how to get it.
 
 The directory must hold ``config.json``, ``vocab.txt`` and
 ``model.safetensors``. PyTorch's ``pytorch_model.bin`` is a pickle, which can
-run code when read, and is refused. ``tokenizer_config.json`` (casing) and a
+run code when read, and is refused. The tokenizer's settings
+(``do_lower_case``, ``strip_accents``, ``tokenize_chinese_chars``) come from
+``tokenizer_config.json``, else from the ``BertNormalizer`` of
+``tokenizer.json`` (fast-tokenizer-only checkpoints), else from
+``config.json``, else ``BertTokenizer``'s defaults (True, None, True). A
 sentence-transformers layout (``1_Pooling/config.json``, a ``Normalize``
 module in ``modules.json``) are read when present.
 """
@@ -28,6 +32,16 @@ CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocab.txt"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+FAST_TOKENIZER_FILE = "tokenizer.json"
+#: ``BertTokenizer``'s settings this implementation honours, with their defaults.
+TOKENIZER_DEFAULTS: dict[str, bool | None] = {
+    "do_lower_case": True,
+    "strip_accents": None,
+    "tokenize_chinese_chars": True,
+}
+#: The same settings in a fast tokenizer's ``BertNormalizer`` (``tokenizer.json``).
+NORMALIZER_KEYS = {"do_lower_case": "lowercase", "strip_accents": "strip_accents",
+                   "tokenize_chinese_chars": "handle_chinese_chars"}
 POOLING_CONFIG_FILE = Path("1_Pooling") / "config.json"
 MODULES_FILE = "modules.json"
 #: Weight files of other formats, named in the error when no safetensors file is there.
@@ -42,6 +56,8 @@ class ModelFiles:
         directory: the resolved directory.
         config: ``config.json`` as read.
         lowercase: whether the tokenizer lower-cases (``do_lower_case``, default True).
+        strip_accents: whether it strips accents (``strip_accents``; None: when it lower-cases).
+        chinese_chars: whether CJK ideographs are split one per piece (``tokenize_chinese_chars``).
         pooling: the sentence pooling the checkpoint was trained with (``"mean"`` or
             ``"cls"``, from ``1_Pooling/config.json``), or None when it does not say.
         normalize: whether its sentence embeddings are L2-normalised (a ``Normalize`` module).
@@ -52,6 +68,14 @@ class ModelFiles:
     lowercase: bool
     pooling: str | None
     normalize: bool
+    strip_accents: bool | None = None
+    chinese_chars: bool = True
+
+    @property
+    def tokenizer_settings(self) -> dict[str, bool | None]:
+        """The settings under ``BertTokenizer``'s names (what ``tokenizer_config.json`` holds)."""
+        return {"do_lower_case": self.lowercase, "strip_accents": self.strip_accents,
+                "tokenize_chinese_chars": self.chinese_chars}
 
     @property
     def weights(self) -> Path:
@@ -135,7 +159,7 @@ def read_model_files(directory: Path, *, component: str) -> ModelFiles:
             "`AutoModel.from_pretrained(path).save_pretrained(path, safe_serialization=True)`",
         )
     config = _read_json(directory / CONFIG_FILE, component)
-    tokenizer = _read_json(directory / TOKENIZER_CONFIG_FILE, component, missing={})
+    tokenizer = tokenizer_settings(directory, config, component=component)
     pooling_config = _read_json(directory / POOLING_CONFIG_FILE, component, missing={})
     modules = _read_json(directory / MODULES_FILE, component, missing=[])
     pooling = None
@@ -149,10 +173,49 @@ def read_model_files(directory: Path, *, component: str) -> ModelFiles:
     return ModelFiles(
         directory=directory,
         config=config,
-        lowercase=bool(tokenizer.get("do_lower_case", True)),
+        lowercase=bool(tokenizer["do_lower_case"]),
         pooling=pooling,
         normalize=normalize,
+        strip_accents=tokenizer["strip_accents"],
+        chinese_chars=bool(tokenizer["tokenize_chinese_chars"]),
     )
+
+
+def tokenizer_settings(directory: Path, config: dict[str, Any], *, component: str) -> dict[str, bool | None]:
+    """``do_lower_case``, ``strip_accents`` and ``tokenize_chinese_chars`` of the checkpoint in ``directory``.
+
+    Raises:
+        ComponentError: a setting that is not a boolean (or null, for ``strip_accents``).
+    """
+    sources: list[tuple[str, dict[str, Any]]] = []
+    slow = _read_json(directory / TOKENIZER_CONFIG_FILE, component, missing={})
+    if isinstance(slow, dict):
+        sources.append((TOKENIZER_CONFIG_FILE, slow))
+    if (directory / FAST_TOKENIZER_FILE).is_file():
+        fast = _read_json(directory / FAST_TOKENIZER_FILE, component)
+        normalizer = fast.get("normalizer") if isinstance(fast, dict) else None
+        if isinstance(normalizer, dict) and normalizer.get("type") == "BertNormalizer":
+            sources.append((FAST_TOKENIZER_FILE, {
+                key: normalizer[name] for key, name in NORMALIZER_KEYS.items() if name in normalizer
+            }))
+    if isinstance(config, dict):
+        sources.append((CONFIG_FILE, config))
+    settings: dict[str, bool | None] = {}
+    for key, default in TOKENIZER_DEFAULTS.items():
+        value, where = default, None
+        for name, source in sources:
+            if key in source:
+                value, where = source[key], name
+                break
+        allowed = (bool, type(None)) if key == "strip_accents" else (bool,)
+        if not isinstance(value, allowed):
+            raise ComponentError(
+                f"{component}: {directory / str(where)} sets {key} to {value!r}, not "
+                + ("true, false or null" if key == "strip_accents" else "true or false"),
+                hint="fix the checkpoint's tokenizer settings",
+            )
+        settings[key] = value
+    return settings
 
 
 def _read_json(path: Path, component: str, *, missing: Any = None) -> Any:

@@ -10,6 +10,7 @@ a :class:`SafetensorsError`, never an out-of-range read.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -93,3 +94,36 @@ def _tensor(name: str, entry: object, data: np.ndarray, float_dtype: np.dtype) -
     if item.kind == "f":
         array = array.astype(float_dtype, copy=False)
     return array
+
+
+_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
+
+
+def write_safetensors(path: Path, tensors: dict[str, np.ndarray], *, metadata: dict[str, str] | None = None) -> None:
+    """Write ``tensors`` to ``path`` in the safetensors format (atomically; names sorted, 8-byte aligned header).
+
+    Raises:
+        ValueError: a tensor of a dtype the format cannot hold here.
+    """
+    from intently.fileio import atomic_write_path
+
+    header: dict[str, object] = {"__metadata__": dict(metadata or {"format": "pt"})}
+    blobs: list[bytes] = []
+    offset = 0
+    for name in sorted(tensors):
+        array = np.asarray(tensors[name])
+        dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+        kind = _NAMES.get(np.dtype(dtype))
+        if kind is None:
+            raise ValueError(f"tensor {name!r}: dtype {array.dtype} cannot be written")
+        blob = np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+        header[name] = {"dtype": kind, "shape": list(array.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)
+    with atomic_write_path(path) as temporary, open(temporary, "wb") as stream:
+        stream.write(len(encoded).to_bytes(8, "little"))
+        stream.write(encoded)
+        for blob in blobs:
+            stream.write(blob)

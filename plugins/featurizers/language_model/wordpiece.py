@@ -1,8 +1,10 @@
 """BERT's tokenizer: basic splitting, then WordPiece, as Hugging Face's ``BertTokenizer`` does.
 
 The basic step drops control characters, turns whitespace into spaces,
-puts spaces around CJK ideographs, lower-cases and strips accents (when the
-model is uncased) and splits punctuation off. WordPiece then splits each word
+puts spaces around CJK ideographs (``tokenize_chinese_chars``, so each
+Chinese character is a word of its own), composes the text (NFC), lower-cases
+(``do_lower_case``), strips accents (``strip_accents``: by default exactly
+when lower-casing, as ``BertTokenizer`` does) and splits punctuation off. WordPiece then splits each word
 greedily into the longest vocabulary entries, continuations prefixed with
 ``##``; a word that cannot be split, or is longer than 100 characters, becomes
 ``[UNK]``. The pieces and ids equal ``BertTokenizer``'s for the same vocabulary
@@ -32,15 +34,27 @@ class WordPieceTokenizer:
 
     Args:
         vocabulary: piece → id; must hold ``unknown_token``.
-        lowercase: lower-case and strip accents first (uncased models).
+        lowercase: lower-case first (``do_lower_case``; uncased models).
+        strip_accents: strip accents (``strip_accents``); None: exactly when ``lowercase``.
+        chinese_chars: split CJK ideographs one per word (``tokenize_chinese_chars``).
         unknown_token: the piece for words that cannot be split.
     """
 
-    def __init__(self, vocabulary: Mapping[str, int], *, lowercase: bool, unknown_token: str = "[UNK]") -> None:
+    def __init__(
+        self,
+        vocabulary: Mapping[str, int],
+        *,
+        lowercase: bool,
+        strip_accents: bool | None = None,
+        chinese_chars: bool = True,
+        unknown_token: str = "[UNK]",
+    ) -> None:
         if unknown_token not in vocabulary:
             raise ValueError(f"the vocabulary has no {unknown_token!r}")
         self.vocabulary = dict(vocabulary)
         self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.chinese_chars = chinese_chars
         self.unknown_id = self.vocabulary[unknown_token]
         self._cache: dict[str, list[int]] = {}
 
@@ -56,11 +70,17 @@ class WordPieceTokenizer:
     def basic_split(self, text: str) -> list[str]:
         """BERT's basic tokenization: cleaned, CJK and punctuation split off, cased per the model."""
         words: list[str] = []
-        for word in _clean(text).split():
+        for word in unicodedata.normalize("NFC", _clean(text, self.chinese_chars)).split():
             if self.lowercase:
-                word = _strip_accents(word.lower())
+                word = word.lower()
+            if self.strip_accents:
+                word = _strip_accents(word)
             words.extend(_split_punctuation(word))
         return words
+
+    def word_pieces(self, word: str) -> list[int]:
+        """The WordPiece ids of one basic word (from :meth:`basic_split`)."""
+        return self._word_ids(word)
 
     def _word_ids(self, word: str) -> list[int]:
         if len(word) > MAX_WORD_CHARACTERS:
@@ -82,13 +102,13 @@ class WordPieceTokenizer:
         return ids
 
 
-def _clean(text: str) -> str:
+def _clean(text: str, chinese_chars: bool = True) -> str:
     characters = []
     for char in text:
         code = ord(char)
         if code == 0 or code == 0xFFFD or _is_control(char):
             continue
-        if _is_cjk(code):
+        if chinese_chars and _is_cjk(code):
             characters.append(f" {char} ")
         elif _is_whitespace(char):
             characters.append(" ")
@@ -130,6 +150,11 @@ def _is_punctuation(char: str) -> bool:
     if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
         return True
     return unicodedata.category(char).startswith("P")
+
+
+def is_cjk(char: str) -> bool:
+    """Whether ``char`` is a CJK ideograph (BERT splits these one per word)."""
+    return _is_cjk(ord(char))
 
 
 def _is_cjk(code: int) -> bool:
