@@ -683,6 +683,7 @@ class CachedTraining:
             "nodes": dict(self.report),
             "saved_seconds": round(self.saved_seconds, 3),
             "restore_seconds": round(self.restore_seconds, 3),
+            "ran_seconds": {name: round(seconds, 3) for name, seconds in self.durations.items()},
             "fingerprints": {name: self.fingerprints[name] for name in self.candidates},
         }
 
