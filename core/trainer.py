@@ -117,7 +117,10 @@ class Trainer:
         self.cache_report = None
         try:
             runner = GraphRunner(self.recipe.train, self.recipe.train_targets, context)
-            cached = self._cached_training(runner, training_data) if use_cache and base_model is None else None
+            cached = (
+                self._cached_training(runner, training_data, data_fingerprint)
+                if use_cache and base_model is None else None
+            )
             if cached is not None:
                 cached.plan()
                 runner.run(training_data, call=cached.call)
@@ -161,12 +164,14 @@ class Trainer:
                 workdir.cleanup()
         return interpreter
 
-    def _cached_training(self, runner: GraphRunner, training_data: TrainingData) -> CachedTraining | None:
+    def _cached_training(
+        self, runner: GraphRunner, training_data: TrainingData, data_fingerprint: str
+    ) -> CachedTraining | None:
         cache = TrainingCache.from_env()
         if not cache.enabled:
             return None
         return CachedTraining(cache, self.recipe.train, self.recipe.train_order, self.recipe.component_nodes(),
-                              runner, training_data, self.config.language)
+                              runner, training_data, self.config.language, data_fingerprint)
 
     @staticmethod
     def _load(training_data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]]) -> TrainingData:

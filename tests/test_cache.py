@@ -308,15 +308,23 @@ class Stateful(Component):
 
 
 def test_least_recently_used_entries_are_evicted_under_the_size_limit(tmp_path):
-    cache = TrainingCache(tmp_path / "c", max_bytes=10_000)
-    for n in range(3):
-        assert cache.store(f"{n:064x}", f"node{n}", Stateful({"n": n}), TrainingDataDelta(0), 0.1)
+    cache = TrainingCache(tmp_path / "c", max_bytes=100_000)
+    assert cache.store(f"{0:064x}", "node0", Stateful({"n": 0}), TrainingDataDelta(0), 0.1)
+    one = cache.size()
+    assert one > 3000  # the state, the delta and entry.json
+    cache.max_bytes = int(3.5 * one)  # room for three entries
+    for n in (1, 2):
         time.sleep(0.01)
-    assert cache.size() <= 10_000
-    cache._update_index(touched=[f"{0:064x}"])  # entry 0 is used again
+        assert cache.store(f"{n:064x}", f"node{n}", Stateful({"n": n}), TrainingDataDelta(0), 0.1)
+    assert [cache.contains(f"{n:064x}") for n in range(3)] == [True, True, True]
+    cache._update_index(touched=[f"{0:064x}"])  # entry 0 is used again: entry 1 is now the least recent
     assert cache.store(f"{3:064x}", "node3", Stateful({"n": 3}), TrainingDataDelta(0), 0.1)
-    assert cache.size() <= 10_000
+    assert cache.size() <= cache.max_bytes
     assert [cache.contains(f"{n:064x}") for n in range(4)] == [True, False, True, True]
+    # The index records what is on disk.
+    assert cache.size() == sum(
+        p.stat().st_size for p in (tmp_path / "c" / "v1" / "entries").rglob("*") if p.is_file()
+    )
     # An entry larger than the whole cache is not written.
     assert not TrainingCache(tmp_path / "small", max_bytes=1000).store("f" * 64, "n", Stateful(), TrainingDataDelta(0), 0.1)
 
@@ -369,3 +377,80 @@ def test_cli_skip_cache_and_recipe_show_marks_cached_nodes(data_file, tmp_path, 
     assert "neither restore" in capsys.readouterr().out.replace("\n", " ").replace("  ", " ")
     monkeypatch_env = os.environ.get("INTENTLY_MAX_CACHE_SIZE")
     assert monkeypatch_env is None
+
+
+# --- the training-data delta --------------------------------------------------------------------
+
+
+def test_the_delta_round_trips_tokens_data_entities_and_feature_blocks(tmp_path):
+    import numpy as np
+    import scipy.sparse
+    from intently import Message, Token
+    from intently.features import attach_features, collect_features
+    from intently.graph.delta import NotCacheable, capture, load_delta, snapshot
+    from intently.message import Entity
+
+    def examples():
+        return [Message("你好 世界", intent="问候"), Message("订 两个 位子", intent="订餐"), Message("嗨", intent="问候")]
+
+    def annotate(messages):
+        for message in messages:
+            message.tokens = [Token(w, message.text.index(w), message.text.index(w) + len(w), data={"pattern": {"数": "两" in w}})
+                              for w in message.text.split()]
+            message.data["_intent_tokens"] = [message.intent]
+        messages[1].entities = [Entity(2, 4, "两个", "count", extractor="x")]
+        offsets = np.cumsum([0] + [len(m.tokens) for m in messages])
+        attach_features(messages, "1_稀疏", "sequence", scipy.sparse.random(offsets[-1], 7, density=0.4, format="csr",
+                                                                          random_state=1), offsets)
+        attach_features(messages, "1_稀疏", "sentence", np.arange(21, dtype=np.float32).reshape(3, 7))
+
+    reference = examples()
+    annotate(reference)
+    restored = examples()
+    before = snapshot(restored)
+    annotate(restored)
+    delta = capture(before, restored)
+    delta.save(tmp_path)
+    target = examples()
+    load_delta(tmp_path).apply(target)
+    for kind in ("sequence", "sentence"):
+        expected, expected_offsets = collect_features(reference, kind)
+        got, got_offsets = collect_features(target, kind)
+        assert (abs(expected - got)).sum() == 0 and got.dtype == expected.dtype
+        assert np.array_equal(expected_offsets, got_offsets)
+    for a, b in zip(reference, target):
+        assert [(t.text, t.start, t.end, t.data) for t in a.tokens] == [(t.text, t.start, t.end, t.data) for t in b.tokens]
+        assert a.data == b.data and a.entities == b.entities
+    # Removing features, changing a label or setting a non-JSON value cannot be cached.
+    before = snapshot(restored)
+    restored[0].features = []
+    with pytest.raises(NotCacheable, match="removed feature"):
+        capture(before, restored)
+    before = snapshot(target)
+    target[2].intent = "订餐"
+    with pytest.raises(NotCacheable, match="labels"):
+        capture(before, target)
+    # A damaged delta is refused (an index out of range).
+    state = json.loads((tmp_path / "delta.json").read_text(encoding="utf-8"))
+    state["blocks"][0]["examples"][0] = 99
+    (tmp_path / "delta.json").write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(ValueError, match="out of range"):
+        load_delta(tmp_path)
+
+
+def test_inserting_a_component_renames_the_nodes_after_it_and_they_run_again(data_file):
+    before = fingerprints(classic(), data_file)
+    config = classic()
+    config["pipeline"].insert(6, {"name": "KeywordIntentClassifier"})
+    after = fingerprints(config, data_file)
+    assert before[CRF] == after[CRF] and "train_7_EntitySynonymMapper" in after
+
+
+def test_a_bad_size_limit_is_a_clear_error_in_the_cli(data_file, tmp_path, capsys, monkeypatch):
+    config = tmp_path / "config.yml"
+    config.write_text(json.dumps(classic(), ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv("INTENTLY_MAX_CACHE_SIZE", "10GB")
+    assert main(["train", "-c", str(config), "-d", str(data_file), "--out", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "[E500]" in err and "INTENTLY_MAX_CACHE_SIZE='10GB'" in err and "megabytes" in err
+    assert "Traceback" not in err

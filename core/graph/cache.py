@@ -5,7 +5,8 @@ Before the train graph runs, every node gets a fingerprint
 version of the distribution that installs it and a hash of its module's
 source, its ``constructor_name``, ``fn`` and config (with the defaults filled
 in, so key order and spelled-out defaults do not matter), the model's
-language, and its parents' fingerprints by argument name. The graph's input
+language, the node's name (a component's unique name is the origin of its
+features), and its parents' fingerprints by argument name. The graph's input
 (``__importer__``) is fingerprinted by the training data's content
 (:meth:`~intently.TrainingData.fingerprint`). So a change re-runs exactly the
 nodes that depend on it.
@@ -180,6 +181,8 @@ def node_fingerprints(
         node = schema.nodes[name]
         payload = {
             "cache_format": CACHE_FORMAT,
+            # The node's name: a component's unique name is its features' origin and its archive folder.
+            "node": name,
             "uses": qualified_name(node.cls) if node.cls is not None else node.uses,
             "version": class_version(node.cls) if node.cls is not None else None,
             "constructor": node.constructor_name,
@@ -427,11 +430,11 @@ class TrainingCache:
                 handle.write(json.dumps(info, ensure_ascii=False, default=_json_default))
                 handle.flush()
                 os.fsync(handle.fileno())
+            size += entry_file.stat().st_size
             try:
                 os.rename(folder, self.entry_folder(fingerprint))
             except OSError:  # another training wrote it first
                 return False
-            size += entry_file.stat().st_size if entry_file.exists() else 0
         except (OSError, IntentlyError, TypeError, ValueError) as error:
             logger.warning("Could not write the cache entry of %s (%s): training goes on without it", node, error)
             return False
@@ -538,7 +541,8 @@ class CachedTraining:
     """
 
     def __init__(self, cache: TrainingCache, schema: GraphSchema, order: Sequence[str],
-                 candidates: Sequence[str], runner: GraphRunner, training_data: TrainingData, language: str) -> None:
+                 candidates: Sequence[str], runner: GraphRunner, training_data: TrainingData, language: str,
+                 data_fingerprint: str | None = None) -> None:
         self.cache = cache
         self.schema = schema
         self.order = list(order)
@@ -546,7 +550,8 @@ class CachedTraining:
         self.candidates = [name for name in order if name in set(candidates)]
         self.runner = runner
         self.training_data = training_data
-        self.fingerprints = node_fingerprints(schema, self.order, training_data.fingerprint(), language)
+        data_fingerprint = data_fingerprint or training_data.fingerprint()
+        self.fingerprints = node_fingerprints(schema, self.order, data_fingerprint, language)
         self.hits: dict[str, tuple[dict[str, Any], Component]] = {}
         self.deltas: dict[str, TrainingDataDelta] = {}
         #: node -> "restored", "ran" or "ran (not cached: why)".

@@ -78,7 +78,7 @@ class _ExampleState:
     labels: tuple[Any, ...]
     tokens_list: Any
     tokens: Any
-    refs: tuple[int, ...]
+    refs: tuple[tuple[int, str, str], ...]
     data: dict[str, tuple[int, str | None]]
     entities: str | None
 
@@ -97,7 +97,7 @@ def _state(message: Message) -> _ExampleState:
         labels=(message.intent, message.intent_response_key, _json(message.metadata)),
         tokens_list=message.tokens,
         tokens=_tokens_state(message.tokens),
-        refs=tuple(id(ref.block) for ref in message.features),
+        refs=tuple((id(ref.block), ref.block.origin, ref.block.kind) for ref in message.features),
         data={key: (id(value), _json(value)) for key, value in message.data.items()},
         entities=_entities_state(message.entities),
     )
@@ -261,15 +261,15 @@ def capture(before: Snapshot, examples: Sequence[Message]) -> TrainingDataDelta:
             if entities is None:
                 raise NotCacheable("it set entity values that are not JSON")
             delta.entities[index] = json.loads(entities)
-        old_refs = set(state.refs)
+        old_refs = {ref_id for ref_id, _, _ in state.refs}
         kept = {(ref.origin, ref.kind) for ref in message.features}
+        current = {id(ref.block) for ref in message.features}
         for ref in message.features:
             if id(ref.block) not in old_refs:
                 new_blocks.setdefault(id(ref.block), ref.block)
-        for ref_id in old_refs - {id(ref.block) for ref in message.features}:
+        for ref_id, origin, kind in state.refs:
             # Dropped features are fine only when replaced by the same origin and kind.
-            block = next((r.block for r in state.message.features if id(r.block) == ref_id), None)
-            if block is None or (block.origin, block.kind) not in kept:
+            if ref_id not in current and (origin, kind) not in kept:
                 raise NotCacheable("it removed feature blocks")
     if new_blocks:
         covered: dict[int, list[int | None]] = {}
