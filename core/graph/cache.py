@@ -37,6 +37,7 @@ Environment: ``INTENTLY_CACHE_DIR`` (default: the user cache folder, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -52,6 +53,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from intently.errors import IntentlyError, UsageError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from intently.component import Component
@@ -268,24 +274,16 @@ class TrainingCache:
 
     # --- the index ----------------------------------------------------------------------
 
-    def _locked(self):  # noqa: ANN202 - a context manager
-        import contextlib
-
-        @contextlib.contextmanager
-        def locked() -> Iterator[None]:
-            fd = os.open(self.folder / "index.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                try:
-                    import fcntl
-
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except ImportError:  # pragma: no cover - Windows: atomic replaces only
-                    pass
-                yield
-            finally:
-                os.close(fd)
-
-        return locked()
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold ``index.lock`` (an exclusive ``flock``; Windows: atomic replaces only)."""
+        fd = os.open(self.folder / "index.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _read_index(self) -> dict[str, dict[str, float]]:
         from intently.limits import loads_json
