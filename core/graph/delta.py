@@ -150,16 +150,20 @@ class TrainingDataDelta:
     # --- applying -----------------------------------------------------------------------
 
     def apply(self, examples: Sequence[Message]) -> None:
-        """Make the node's changes to ``examples`` (the same training data, in the same order)."""
+        """Make the node's changes to ``examples`` (the same training data, in the same order).
+
+        The examples get this delta's own token and value objects: apply a
+        delta read by :func:`load_delta` once.
+        """
         if len(examples) != self.n_examples:
             raise ValueError(f"the delta is for {self.n_examples} examples, the data has {len(examples)}")
         for index, tokens in self.tokens.items():
-            examples[index].tokens = None if tokens is None else [_copy_token(t) for t in tokens]
+            examples[index].tokens = None if tokens is None else list(tokens)
         for index, removed in self.data_removed.items():
             for key in removed:
                 examples[index].data.pop(key, None)
         for index, values in self.data_set.items():
-            examples[index].data.update(json.loads(json.dumps(values)))
+            examples[index].data.update(values)
         for index, entities in self.entities.items():
             examples[index].entities = [_entity_from(e) for e in entities]
         for block in self.blocks:
@@ -204,10 +208,6 @@ class TrainingDataDelta:
 
 def _token_list(token: Token) -> list[Any]:
     return [token.text, token.start, token.end, token.lemma, token.data]
-
-
-def _copy_token(token: Token) -> Token:
-    return Token(token.text, token.start, token.end, token.lemma, json.loads(json.dumps(token.data)))
 
 
 def _entity_from(raw: dict[str, Any]) -> Entity:
