@@ -92,6 +92,30 @@ def parses(interpreter: Any, texts: list[str]) -> list[dict[str, Any]]:
     return interpreter.parse_batch(texts)
 
 
+def to_markdown(data: dict[str, Any]) -> str:
+    """The table of a ``cache.json`` (``docs/generate.py`` renders it the same way)."""
+    table = []
+    for row in data["rows"]:
+        ran = ", ".join(f"{n} ({row['ran_seconds'][n]:.1f} s)" if n in row["ran_seconds"] else n for n in row["ran"])
+        if not row["cache"]:
+            ran = "everything (no cache)"
+        identical = {True: "yes", False: "NO"}.get(row.get("parses_identical_to_a0"), "")
+        table.append([row["case"], f"{row['seconds']:.2f}", ran or "nothing", ", ".join(row["restored"]) or "–",
+                      identical])
+    header = ["case", "train s", "ran (own s)", "restored from cache", "parses = uncached (a0)"]
+    load = data.get("load_average_at_end")
+    epochs = data["diet_epochs"]
+    return "\n".join([
+        f"Training cache (`python benchmarks/cache.py --epochs {epochs}`): snips/train-100 with "
+        f"benchmarks/configs/diet.yml, DIET **{epochs} epochs** instead of diet.yml's 100 (a loaded machine), "
+        f"and full snips/train.yml with classic.yml. Load average at the end: "
+        + (", ".join(f"{x:.1f}" for x in load) if load else "unknown")
+        + f" on {data['environment'].get('cpus')} CPUs.",
+        "",
+        markdown_table(header, table),
+    ])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=30, help="DIET's epochs in (a), (c), (d) (diet.yml: 100)")
@@ -142,25 +166,7 @@ def main() -> int:
         "data": {"small": str(SMALL.relative_to(SHARED_DATA)), "full": str(FULL.relative_to(SHARED_DATA))},
         "rows": rows,
     }
-    table = []
-    for row in rows:
-        ran = ", ".join(f"{n} ({row['ran_seconds'][n]:.1f} s)" if n in row["ran_seconds"] else n for n in row["ran"])
-        if not row["cache"]:
-            ran = "everything (no cache)"
-        identical = {True: "yes", False: "NO"}.get(row.get("parses_identical_to_a0"), "")
-        table.append([row["case"], f"{row['seconds']:.2f}", ran or "nothing", ", ".join(row["restored"]) or "–",
-                      identical])
-    header = ["case", "train s", "ran (own s)", "restored from cache", "parses = uncached (a0)"]
-    markdown = "\n".join([
-        f"Training cache (`python benchmarks/cache.py --epochs {args.epochs}`): snips/train-100 with "
-        f"benchmarks/configs/diet.yml, DIET **{args.epochs} epochs** instead of diet.yml's 100 (a loaded machine), "
-        f"and full snips/train.yml with classic.yml. Load average at the end: "
-        + (", ".join(f"{x:.1f}" for x in load) if load else "unknown")
-        + f" on {os.cpu_count()} CPUs.",
-        "",
-        markdown_table(header, table),
-    ])
-    publish(args.out, "cache", result, markdown)
+    publish(args.out, "cache", result, to_markdown(result))
     return 0
 
 
