@@ -142,6 +142,12 @@ def _render_serve(data: dict[str, Any]) -> str:
     return serve.table(data)
 
 
+def _render_cache(data: dict[str, Any]) -> str:
+    import cache
+
+    return cache.to_markdown(data)
+
+
 #: stem prefix -> (page, page title, what the page's tables measure, renderer); the first match wins.
 KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
     ("accuracy", "accuracy.md", "Accuracy",
@@ -167,6 +173,9 @@ KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
      "CRFEntityExtractor's numpy decoder against crfsuite's own tagger on every test message.", _render_crf_parity),
     ("robustness", "robustness.md", "Robustness",
      "Fuzzed training data, damaged archives and killed trainings.", _render_robustness),
+    ("cache", "cache.md", "Training cache",
+     "What re-runs after a change when the training cache is on (docs/caching.md), and the wall time of each "
+     "training, in one run with a fresh cache folder.", _render_cache),
     ("dev_split", "development-splits.md", "Development splits",
      "Candidate settings scored on held-out parts of the *training* files (never the test files), where the "
      "default pipeline was chosen.", _render_dev_split),

@@ -27,6 +27,7 @@ def train(
     finetune: bool | str | PathLike[str] | None = None,
     epoch_fraction: float | None = None,
     keep_unchanged: bool = False,
+    use_cache: bool = True,
 ) -> Path:
     """Train (or finetune) a model and write it to ``output``; returns the archive's path.
 
@@ -43,9 +44,12 @@ def train(
             the same data with the same config, return it instead of training
             (what ``intently train`` does unless given ``--force``); a
             finetune, asked for explicitly, always trains.
+        use_cache: restore unchanged train nodes from the training cache and
+            cache those that run (False: neither; see ``docs/caching.md``).
     """
     archive, _ = train_or_keep(Trainer(config), data, output, fixed_model_name=fixed_model_name,
-                               finetune=finetune, epoch_fraction=epoch_fraction, keep_unchanged=keep_unchanged)
+                               finetune=finetune, epoch_fraction=epoch_fraction, keep_unchanged=keep_unchanged,
+                               use_cache=use_cache)
     return archive
 
 
@@ -58,6 +62,7 @@ def train_or_keep(
     finetune: bool | str | PathLike[str] | None = None,
     epoch_fraction: float | None = None,
     keep_unchanged: bool = False,
+    use_cache: bool = True,
 ) -> tuple[Path, Interpreter | None]:
     """What :func:`train` does, with ``trainer``: the archive, and the trained
     interpreter (None when an unchanged model was kept)."""
@@ -69,7 +74,7 @@ def train_or_keep(
             logger.info("Nothing changed since %s: keeping it", unchanged)
             return unchanged, None
     base_model = output if finetune is True else (finetune or None)
-    interpreter = trainer.train(data, base_model=base_model, epoch_fraction=epoch_fraction)
+    interpreter = trainer.train(data, base_model=base_model, epoch_fraction=epoch_fraction, use_cache=use_cache)
     return interpreter.persist(output, fixed_model_name=fixed_model_name), interpreter
 
 

@@ -137,7 +137,7 @@ def _release(root: Path, fd: int | None) -> None:
 
 
 class LockedTempDir:
-    """A temporary folder ``<tmp>/<prefix>XXXX/`` locked while this object lives.
+    """A temporary folder ``<tmp>/<prefix>XXXX/`` (or ``<dir>/<prefix>XXXX/``) locked while this object lives.
 
     Work in :attr:`path` (``<root>/work``, which holds nothing but the work);
     the root also holds the lock file. The folder is removed by
@@ -146,8 +146,8 @@ class LockedTempDir:
     later process's :func:`remove_stale_temp_dirs`.
     """
 
-    def __init__(self, prefix: str) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+    def __init__(self, prefix: str, dir: str | PathLike[str] | None = None) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
         fd: int | None = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         assert fd is not None
         if not lock(fd):  # Windows: nothing to lock with

@@ -209,7 +209,8 @@ class ComponentCase:
         def make() -> Interpreter:
             assert isinstance(self.training_data, TrainingData), "training_data must be a TrainingData"
             trainer = Trainer(self.model_config(), registry=self.registry())
-            return trainer.train(copy.deepcopy(self.training_data))
+            # The checks test the component's own training: never the training cache.
+            return trainer.train(copy.deepcopy(self.training_data), use_cache=False)
 
         return self._cached("trained", make)
 
@@ -424,7 +425,9 @@ def check_persist_and_load(case: ComponentCase) -> None:
 def check_trained_graph_model(case: ComponentCase) -> None:
     """A model trained from the graph.v1 recipe, persisted and loaded, runs it and parses alike."""
     registry = case.registry()
-    trained = Trainer(load_config(case.graph_config()), registry=registry).train(copy.deepcopy(case.training_data))
+    trained = Trainer(load_config(case.graph_config()), registry=registry).train(
+        copy.deepcopy(case.training_data), use_cache=False
+    )
     archive = trained.persist(case.workdir(), fixed_model_name="graph")
     loaded = Interpreter.load(archive, registry=registry)
     assert any(type(c) is case.component_cls for c in loaded.pipeline), (

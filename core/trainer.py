@@ -16,6 +16,7 @@ from intently.config import ModelConfig, load_config
 from intently.errors import IntentlyError, NoTrainingDataError, UsageError
 from intently.features import clear_features
 from intently.interpreter import Interpreter
+from intently.graph.cache import CachedTraining, TrainingCache
 from intently.graph.context import ExecutionContext
 from intently.graph.nodes import unique_name_of
 from intently.graph.recipes import recipe_for
@@ -57,6 +58,10 @@ class Trainer:
         self.registry = registry
         #: The config's train and predict graphs (:class:`intently.graph.recipes.Recipe`).
         self.recipe = recipe_for(self.config, registry)
+        #: After :meth:`train` with the cache: each component train node's fate
+        #: (``restored``, ``ran``, ``ran (not cached: why)``), the seconds saved
+        #: and the fingerprints; None when the cache was not used.
+        self.cache_report: dict[str, Any] | None = None
 
     def train(
         self,
@@ -64,6 +69,7 @@ class Trainer:
         *,
         base_model: str | PathLike[str] | None = None,
         epoch_fraction: float | None = None,
+        use_cache: bool = True,
     ) -> Interpreter:
         """Run the train graph and return the trained :class:`Interpreter`.
 
@@ -76,6 +82,12 @@ class Trainer:
             epoch_fraction: when finetuning, the share of their epochs the
                 components run (0 < F <= 1; a component's own
                 ``finetuning_epoch_fraction`` wins). Default 1.
+            use_cache: restore train nodes whose fingerprint is in the training
+                cache instead of running them, and cache the nodes that run
+                (:mod:`intently.graph.cache`; ``INTENTLY_CACHE_DIR``,
+                ``INTENTLY_MAX_CACHE_SIZE``). False neither reads nor writes
+                it. Finetuning never uses the cache. What happened is in
+                :attr:`cache_report` afterwards.
 
         Raises:
             FinetuneError: the base model is missing or damaged, or the config
@@ -102,9 +114,20 @@ class Trainer:
             len(training_data.entities),
         )
         started = time.perf_counter()
+        self.cache_report = None
         try:
             runner = GraphRunner(self.recipe.train, self.recipe.train_targets, context)
-            runner.run(training_data)
+            cached = (
+                self._cached_training(runner, training_data, data_fingerprint)
+                if use_cache and base_model is None else None
+            )
+            if cached is not None:
+                cached.plan()
+                runner.run(training_data, call=cached.call)
+                cached.log_summary()
+                self.cache_report = cached.summary()
+            else:
+                runner.run(training_data)
         except BaseException:
             if workdir is not None:
                 workdir.cleanup()
@@ -140,6 +163,15 @@ class Trainer:
             else:
                 workdir.cleanup()
         return interpreter
+
+    def _cached_training(
+        self, runner: GraphRunner, training_data: TrainingData, data_fingerprint: str
+    ) -> CachedTraining | None:
+        cache = TrainingCache.from_env()
+        if not cache.enabled:
+            return None
+        return CachedTraining(cache, self.recipe.train, self.recipe.train_order, self.recipe.component_nodes(),
+                              runner, training_data, self.config.language, data_fingerprint)
 
     @staticmethod
     def _load(training_data: TrainingData | str | PathLike[str] | Sequence[str | PathLike[str]]) -> TrainingData:

@@ -22,6 +22,19 @@ def _quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _own_training_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test has its own training cache (on, as for users), never the user's.
+
+    Each test starts with an empty cache, so a test trains as it would
+    without one; tests/test_cache.py tests the cache itself.
+    """
+    folder = tmp_path / "intently-cache"
+    monkeypatch.setenv("INTENTLY_CACHE_DIR", str(folder))
+    monkeypatch.delenv("INTENTLY_MAX_CACHE_SIZE", raising=False)
+    return folder
+
+
 # Hypothesis profiles: "ci" (the default) is bounded and derandomized so the
 # suite is fast and reproducible; "fuzz" runs many more examples locally:
 # INTENTLY_HYPOTHESIS_PROFILE=fuzz pytest tests/test_training_data_properties.py

@@ -26,7 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
             "atomically: an interrupted training leaves no partial file behind. "
             "When the newest model in OUT was trained on the same data with the same "
             "config, it is kept and nothing is trained (--force trains anyway). "
-            "--finetune continues training an existing model on the data (it always trains)."
+            "--finetune continues training an existing model on the data (it always trains). "
+            "Train nodes whose component, config and inputs are unchanged since an earlier training "
+            "are restored from the training cache instead of trained again (see --skip-cache)."
         ),
     )
     parser.add_argument(
@@ -52,6 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         "--force", action="store_true",
         help="train even when the newest model in --out was trained on the same data and config "
         "(--finetune always trains)",
+    )
+    parser.add_argument(
+        "--skip-cache", action="store_true",
+        help="ignore the training cache: neither restore train nodes from it nor write to it "
+        "(the cache is $INTENTLY_CACHE_DIR, default ~/.cache/intently; see docs/caching.md). "
+        "Finetuning never uses the cache",
     )
     parser.add_argument(
         "--dump-config", default=None, metavar="PATH",
@@ -89,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     archive, interpreter = train_or_keep(
         trainer, args.data, args.out, fixed_model_name=args.fixed_model_name,
         finetune=args.finetune, epoch_fraction=args.epoch_fraction, keep_unchanged=not args.force,
+        use_cache=not args.skip_cache,
     )
     if interpreter is None:
         note(f"Nothing changed since {archive} (same data and config): keeping it. "

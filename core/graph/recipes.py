@@ -268,14 +268,19 @@ def export_graph(recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def render_graph(schema: GraphSchema, fmt: str = "mermaid", order: Sequence[str] | None = None) -> str:
+def render_graph(
+    schema: GraphSchema, fmt: str = "mermaid", order: Sequence[str] | None = None, cached: Sequence[str] = ()
+) -> str:
     """``schema`` as a Mermaid flowchart or a Graphviz DOT digraph (``intently recipe show``).
 
     Edges point from a parent to the node that needs it, labelled with the
     argument; targets are drawn bold (Mermaid: a double border). Nodes not
     in ``order`` (what the targets need) are drawn dashed: they do not run.
+    Nodes in ``cached`` (they have a training-cache entry) are labelled
+    ``(cached)`` and filled green.
     """
     needed = set(order if order is not None else schema.nodes)
+    cached = set(cached)
     names = [schema.input_name, *schema.nodes]
     ids = {name: f"n{index}" for index, name in enumerate(names)}
     if fmt == "dot":
@@ -283,7 +288,10 @@ def render_graph(schema: GraphSchema, fmt: str = "mermaid", order: Sequence[str]
         lines.append(f'  {ids[schema.input_name]} [label="{schema.input_name}", shape=ellipse];')
         for name, node in schema.nodes.items():
             style = ', style="bold"' if node.is_target else (', style="dashed"' if name not in needed else "")
-            lines.append(f'  {ids[name]} [label="{name}\\n{node.uses}.{node.fn}"{style}];')
+            if name in cached:
+                style = ', style="bold,filled", fillcolor="palegreen"' if node.is_target else ', style="filled", fillcolor="palegreen"'
+            mark = "\\n(cached)" if name in cached else ""
+            lines.append(f'  {ids[name]} [label="{name}\\n{node.uses}.{node.fn}{mark}"{style}];')
         for name, node in schema.nodes.items():
             for argument, parent in node.needs.items():
                 if parent in ids:
@@ -292,7 +300,7 @@ def render_graph(schema: GraphSchema, fmt: str = "mermaid", order: Sequence[str]
         return "\n".join(lines) + "\n"
     lines = ["flowchart LR", f'  {ids[schema.input_name]}(["{schema.input_name}"])']
     for name, node in schema.nodes.items():
-        label = f"{name}<br/>{node.uses.rpartition('.')[2]}.{node.fn}"
+        label = f"{name}<br/>{node.uses.rpartition('.')[2]}.{node.fn}" + ("<br/>(cached)" if name in cached else "")
         lines.append(f'  {ids[name]}[["{label}"]]' if node.is_target else f'  {ids[name]}["{label}"]')
     for name, node in schema.nodes.items():
         for argument, parent in node.needs.items():
@@ -302,4 +310,8 @@ def render_graph(schema: GraphSchema, fmt: str = "mermaid", order: Sequence[str]
     if skipped:
         lines.append("  classDef unused stroke-dasharray: 5 5")
         lines.append(f"  class {','.join(skipped)} unused")
+    marked = [ids[name] for name in schema.nodes if name in cached]
+    if marked:
+        lines.append("  classDef cached fill:#d4f7d4")
+        lines.append(f"  class {','.join(marked)} cached")
     return "\n".join(lines) + "\n"

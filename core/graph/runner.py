@@ -86,8 +86,13 @@ class GraphRunner:
                     seen.append(component)
         return seen
 
-    def run(self, value: Any) -> dict[str, Any]:
-        """Run the needed nodes on the graph's input ``value``; returns every node's output by name."""
+    def run(self, value: Any, call: Callable[[str, Any, Callable[..., Any], dict[str, Any]], Any] | None = None
+            ) -> dict[str, Any]:
+        """Run the needed nodes on the graph's input ``value``; returns every node's output by name.
+
+        ``call(name, node, method, arguments)``, when given, runs each node
+        instead (the training cache restores cached nodes through it).
+        """
         values: dict[str, Any] = {self.schema.input_name: value}
         if self._plan is not None:
             for name, method, arguments in self._plan:
@@ -101,7 +106,11 @@ class GraphRunner:
             arguments = tuple(node.needs.items())
             plan.append((name, method, arguments))
             started = time.perf_counter()
-            values[name] = method(**{argument: values[parent] for argument, parent in arguments})
+            kwargs = {argument: values[parent] for argument, parent in arguments}
+            if call is not None:
+                values[name] = call(name, node, method, kwargs)
+                continue
+            values[name] = method(**kwargs)
             if timed and node.is_component:
                 logger.info("Ran %s (%s.%s) in %.2f s", name, node.uses, node.fn, time.perf_counter() - started)
         self._plan = plan
