@@ -369,11 +369,36 @@ def pipeline_table(results: Path = DEFAULT_OUT, *, chinese: bool = False) -> str
 
 
 MARKERS = ("<!-- pipelines:start -->", "<!-- pipelines:end -->")
+CACHE_MARKERS = ("<!-- cache:start -->", "<!-- cache:end -->")
 
 
-def with_pipeline_table(text: str, table: str) -> str:
-    """``text`` with the part between the markers replaced by ``table``."""
-    start, end = MARKERS
+def cache_table(results: Path = DEFAULT_OUT) -> str:
+    """README's short table of ``cache.json``: each case, its training time, what ran."""
+    data = _load(results, "cache")
+    rows = []
+    for row in data["rows"]:
+        if not row["cache"]:
+            ran = "all nodes (cache off)"
+        elif row["ran"] and not row["restored"]:
+            ran = f"all {len(row['ran'])} nodes"
+        else:
+            ran = ", ".join(name.split("_", 1)[-1] for name in row["ran"]) or "nothing"
+        rows.append(f"| {row['case']} | {row['seconds']:.1f} | {ran} |")
+    load = ", ".join(f"{value:.1f}" for value in data.get("load_average_at_end") or [])
+    return "\n".join([
+        "| case | train s | trained (the rest restored from the cache) |",
+        "|---|---|---|",
+        *rows,
+        "",
+        f"`{data['command']}` on {data['date']}, one run, DIET {data['diet_epochs']} epochs, "
+        f"load average {load or 'unknown'} on {data['environment'].get('cpus')} CPUs "
+        "(written by `python docs/generate.py`; do not edit).",
+    ])
+
+
+def with_pipeline_table(text: str, table: str, markers: tuple[str, str] = MARKERS) -> str:
+    """``text`` with the part between ``markers`` replaced by ``table``."""
+    start, end = markers
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
         raise ValueError(f"no {start} ... {end} markers")
@@ -385,8 +410,11 @@ def expected_files(results: Path = DEFAULT_OUT) -> dict[Path, str]:
     files = {DOCS / page: text for page, text in render_pages(results).items()}
     for readme, chinese in ((REPO / "README.md", False), (REPO / "README.zh-CN.md", True)):
         if readme.exists():
-            files[readme] = with_pipeline_table(readme.read_text(encoding="utf-8"),
-                                                pipeline_table(results, chinese=chinese))
+            text = with_pipeline_table(readme.read_text(encoding="utf-8"),
+                                       pipeline_table(results, chinese=chinese))
+            if not chinese:
+                text = with_pipeline_table(text, cache_table(results), CACHE_MARKERS)
+            files[readme] = text
     return files
 
 
