@@ -346,3 +346,19 @@ def test_rasa_compat_benchmark_says_how_to_install_rasa_when_it_is_missing(tmp_p
     assert result.returncode == 2
     assert f"Rasa is not installed in {tmp_path / 'none'}" in result.stderr and "install.sh" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_dev_c_auto_compares_the_searches_on_a_training_file_only(tmp_path):
+    train, _ = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dev_c_auto.py"), "--train", str(train), "--seeds", "1",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    (split,) = json.loads((tmp_path / "out" / "dev_c_auto.json").read_text())["results"]
+    systems = [row["system"] for row in split["rows"]]
+    assert systems == ["earlier C: auto (3 folds, 10 x tol)", "C: auto", "TF-IDF + LogReg (reference)"]
+    assert all(0.0 <= row["intent_accuracy"] <= 1.0 for row in split["rows"])
+    # the emulation of the earlier search is undone afterwards
+    assert "10 x tol" not in (tmp_path / "out" / "dev_c_auto.md").read_text().split("| C: auto |")[1]

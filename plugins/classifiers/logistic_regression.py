@@ -58,7 +58,10 @@ OVR = "ovr"  # one-vs-rest sigmoids, normalised
 SINGLE = "single"  # one class: always it, with confidence 1.0
 #: ``C: auto``: choose the regularisation strength by cross-validation.
 AUTO = "auto"
-#: The cross-validation fits of ``C: auto`` stop at this multiple of ``tol``.
+#: The cross-validation fits of ``C: auto`` stop at this multiple of ``tol``. Not looser: each fit
+#: on the path starts from the last one's weights, and the gradient there shrinks with the number
+#: of examples, so with 10 x tol the fits of the larger candidates stopped at once on large data
+#: (0 iterations) and could not win.
 CV_TOL_FACTOR = 1.0
 
 
@@ -400,7 +403,6 @@ class LogisticRegressionClassifier(Component):
                     continue
                 # Ascending C, each fit starting from the last one's weights (a regularisation path).
                 estimator = self._estimator(candidates[0])
-                # Ranking candidates needs less precision than the final fit.
                 estimator.set_params(warm_start=self.config["solver"] != "liblinear", tol=self.config["tol"] * CV_TOL_FACTOR)
                 fold_features, fold_targets = features[train_rows], targets[train_rows]
                 complete = len(set(fold_targets)) == len(classes)
