@@ -362,3 +362,17 @@ def test_dev_c_auto_compares_the_searches_on_a_training_file_only(tmp_path):
     assert all(0.0 <= row["intent_accuracy"] <= 1.0 for row in split["rows"])
     # the emulation of the earlier search is undone afterwards
     assert "10 x tol" not in (tmp_path / "out" / "dev_c_auto.md").read_text().split("| C: auto |")[1]
+
+
+def test_train_time_times_both_systems_with_the_same_blas_threads(tmp_path):
+    train, _ = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "train_time.py"), "--train", str(train), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "train_time.json").read_text())
+    (figures,) = data["results"].values()
+    assert data["blas_threads"] == 1
+    assert figures["intently_seconds"] > 0 and figures["reference_seconds"] > 0
+    assert figures["ratio"] == figures["intently_seconds"] / figures["reference_seconds"]
