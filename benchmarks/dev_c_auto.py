@@ -14,7 +14,7 @@ the TF-IDF + logistic-regression reference once:
 - "C: auto": the current search (folds until ``cv_min_held_out`` examples
   are held out, the configured ``tol``, the final fit warm-started).
 
-Writes ``dev_c_auto.json`` and ``dev_c_auto.md`` (dev intent accuracy,
+Writes ``dev_split-c-auto.json`` and ``.md`` (dev intent accuracy,
 macro-F1, training seconds; times compare within one split only on a shared
 machine).
 """
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser, default=["snips-100", "banking77-30"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="split seeds (default 1 2 3)")
-    parser.add_argument("--name", default="dev_c_auto", help="output file stem (default dev_c_auto)")
+    parser.add_argument("--name", default="dev_split-c-auto", help="output file stem (default dev_split-c-auto)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
     args = parser.parse_args(argv)
     if args.test is None and args.train is not None:

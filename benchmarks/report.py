@@ -118,6 +118,12 @@ def _render_dev_split(data: dict[str, Any]) -> str:
     return dev_split.to_markdown(data["results"])
 
 
+def _render_train_time(data: dict[str, Any]) -> str:
+    import train_time
+
+    return train_time.to_markdown(data)
+
+
 def _render_rasa_compat(data: dict[str, Any]) -> str:
     import rasa_compat
 
@@ -159,6 +165,10 @@ KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
      "CRFEntityExtractor's numpy decoder against crfsuite's own tagger on every test message.", _render_crf_parity),
     ("robustness", "robustness.md", "Robustness",
      "Fuzzed training data, damaged archives and killed trainings.", _render_robustness),
+    ("train_time", "training-time.md", "Training time, BLAS threads alike",
+     "The default pipeline and the TF-IDF + LogReg reference trained one after the other with BLAS limited "
+     "to the same number of threads for both (`accuracy.py` times them as a user gets them).",
+     _render_train_time),
     ("dev_split", "development-splits.md", "Development splits",
      "Candidate settings scored on held-out parts of the *training* files (never the test files), where the "
      "default pipeline was chosen.", _render_dev_split),

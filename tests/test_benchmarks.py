@@ -356,12 +356,12 @@ def test_dev_c_auto_compares_the_searches_on_a_training_file_only(tmp_path):
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
-    (split,) = json.loads((tmp_path / "out" / "dev_c_auto.json").read_text())["results"]
+    (split,) = json.loads((tmp_path / "out" / "dev_split-c-auto.json").read_text())["results"]
     systems = [row["system"] for row in split["rows"]]
     assert systems == ["earlier C: auto (3 folds, 10 x tol)", "C: auto", "TF-IDF + LogReg (reference)"]
     assert all(0.0 <= row["intent_accuracy"] <= 1.0 for row in split["rows"])
     # the emulation of the earlier search is undone afterwards
-    assert "10 x tol" not in (tmp_path / "out" / "dev_c_auto.md").read_text().split("| C: auto |")[1]
+    assert "10 x tol" not in (tmp_path / "out" / "dev_split-c-auto.md").read_text().split("| C: auto |")[1]
 
 
 def test_train_time_times_both_systems_with_the_same_blas_threads(tmp_path):
