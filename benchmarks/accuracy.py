@@ -3,7 +3,7 @@
     python benchmarks/accuracy.py                           # every shared data set found
     python benchmarks/accuracy.py --dataset snips-100 banking77-30
     python benchmarks/accuracy.py --train my/train.yml --test my/test.yml --config default config.yml
-    python benchmarks/accuracy.py --dataset snips --config benchmarks/configs/diet.yml --random-seed 2
+    python benchmarks/accuracy.py --dataset snips-100 --config default benchmarks/configs/diet.yml --seeds 1 2
 
 For each data set, trains every config (default: intently's default
 pipeline) and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic
@@ -11,6 +11,17 @@ regression for intents, and a plain CRF for entities when the data has
 entities — on the training file, scores them on the test file, and writes
 ``accuracy.json`` and ``accuracy.md`` (intent accuracy, macro-F1, exact-span
 entity micro-F1, training seconds) into ``--out``. Never scored on training data.
+
+With ``--seeds A B ...`` every system is trained once per seed: the seed is
+set as ``random_seed`` (DIET, ResponseSelector, ...) and ``random_state``
+(LogisticRegressionClassifier: the shuffling of ``C: auto``'s folds) on every
+component of a config that has the key, and as the TF-IDF reference's
+``random_state``. (The CRF reference's L-BFGS training has no randomness, so
+it runs once, with the first seed; lbfgs logistic regression with a fixed C
+has none either, so the TF-IDF reference's spread is 0.) The
+table shows the mean over the seeds ± half the range (max − min) / 2; the
+JSON keeps every seed's values under ``per_seed``. Without ``--seeds`` each
+config runs once with the seeds it is written with.
 """
 
 from __future__ import annotations
@@ -64,12 +75,13 @@ def run_intently(name: str, config: Any, train: TrainingData, test: TrainingData
     return row
 
 
-def run_intent_baseline(train: TrainingData, test: TrainingData) -> dict[str, Any]:
+def run_intent_baseline(train: TrainingData, test: TrainingData, seed: int | None = None) -> dict[str, Any]:
     train_examples = [m for m in train.training_examples if m.intent]
     test_examples = [m for m in test.training_examples if m.intent]
     started = time.perf_counter()
     texts = [m.text for m in train_examples]
-    model = TfidfLogisticRegression(chinese=mostly_chinese(texts)).fit(texts, [m.intent for m in train_examples])
+    options = {} if seed is None else {"random_state": seed}
+    model = TfidfLogisticRegression(chinese=mostly_chinese(texts), **options).fit(texts, [m.intent for m in train_examples])
     seconds = time.perf_counter() - started
     report = label_report([m.intent for m in test_examples], model.predict([m.text for m in test_examples]))
     return {
@@ -97,29 +109,67 @@ def run_entity_baseline(train: TrainingData, test: TrainingData) -> dict[str, An
     }
 
 
-def with_random_seed(name: str, config: str | None, seed: int) -> tuple[str, Any]:
-    """``(name, config)`` with ``random_seed: seed`` on every component of the config that has that key."""
+SEEDED_KEYS = ("random_seed", "random_state")
+#: The figures averaged over seeds (each row has those its system produces).
+METRICS = ("intent_accuracy", "intent_macro_f1", "entity_precision", "entity_recall", "entity_micro_f1",
+           "train_seconds")
+
+
+def seeded_config(config: str | None, seed: int) -> Any:
+    """The resolved config with ``seed`` as ``random_seed``/``random_state`` on every component that has the key."""
     from intently.registry import get_registry
 
     model_config = intently.load_config(config)
     registry = get_registry()
     for spec in model_config.pipeline:
-        if "random_seed" in registry.resolve(spec["name"]).defaults:
-            spec["random_seed"] = seed
-    return f"{name}, random_seed {seed}", model_config
+        defaults = registry.resolve(spec["name"]).defaults
+        for key in SEEDED_KEYS:
+            if key in defaults:
+                spec[key] = seed
+    return model_config
 
 
-def benchmark_dataset(name: str, train_path: Path, test_path: Path, configs: list[tuple[str, Any]], baselines: bool):
+def with_random_seed(name: str, config: str | None, seed: int) -> tuple[str, Any]:
+    """``(name, config)`` with the seed on every component of the config that has a seed key."""
+    return f"{name}, random_seed {seed}", seeded_config(config, seed)
+
+
+def combine_seeds(runs: list[dict[str, Any]], seeds: list[int | None]) -> dict[str, Any]:
+    """One row from a system's runs (one per seed): each metric's mean, min, max and half-range; runs under ``per_seed``."""
+    row: dict[str, Any] = {key: value for key, value in runs[0].items() if key not in METRICS}
+    row["seeds"] = seeds
+    row["per_seed"] = runs
+    spread: dict[str, dict[str, float]] = {}
+    for key in METRICS:
+        values = [run[key] for run in runs if key in run]
+        if len(values) != len(runs):
+            continue
+        row[key] = sum(values) / len(values)
+        spread[key] = {"min": min(values), "max": max(values), "half_range": (max(values) - min(values)) / 2}
+    row["spread"] = spread
+    return row
+
+
+def benchmark_dataset(
+    name: str, train_path: Path, test_path: Path, configs: list[tuple[str, Any]], baselines: bool,
+    seeds: list[int | None],
+):
     train, test = intently.load_data(train_path), intently.load_data(test_path)
     logging.info("%s: %d training, %d test examples", name, len(train.training_examples), len(test.training_examples))
-    rows = []
-    for config_name, config in configs:
-        logging.info("%s: training %s", name, config_name)
-        rows.append(run_intently(config_name, config, train, test))
-    if baselines:
-        rows.append(run_intent_baseline(train, test))
-        if test.entities and train.entities:
-            rows.append(run_entity_baseline(train, test))
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for seed in seeds:
+        for config_name, config in configs:
+            logging.info("%s: training %s (seed %s)", name, config_name, seed)
+            chosen = config if seed is None else seeded_config(config, seed)
+            runs.setdefault(config_name, []).append(run_intently(config_name, chosen, train, test))
+        if baselines:
+            row = run_intent_baseline(train, test, seed)
+            runs.setdefault(row["system"], []).append(row)
+            if test.entities and train.entities and seed == seeds[0]:
+                # The CRF reference has no randomness (L-BFGS from zero): one run stands for every seed.
+                row = run_entity_baseline(train, test)
+                runs.setdefault(row["system"], []).append(row)
+    rows = [combine_seeds(system_runs, seeds[: len(system_runs)]) for system_runs in runs.values()]
     for row in rows:
         row["dataset"] = name
     return {
@@ -128,29 +178,45 @@ def benchmark_dataset(name: str, train_path: Path, test_path: Path, configs: lis
         "test_file": str(test_path),
         "train_examples": len(train.training_examples),
         "test_examples": len(test.training_examples),
+        "seeds": seeds,
         "rows": rows,
     }
 
 
+def _figure(row: dict[str, Any], key: str, scale: float = 100.0) -> str:
+    """``mean`` or ``mean ± half-range`` (when the row has several seeds)."""
+    if key not in row:
+        return "–"
+    text = f"{scale * row[key]:.1f}"
+    if len(row.get("seeds", [])) > 1:
+        text += f" ± {scale * row['spread'][key]['half_range']:.1f}"
+    return text
+
+
 def to_markdown(results: list[dict[str, Any]]) -> str:
-    header = ["data (train → test)", "system", "intent acc %", "intent macro-F1 %", "entity P / R / F1 %", "train s"]
+    header = ["data (train → test)", "seeds", "system", "intent acc %", "intent macro-F1 %",
+              "entity P / R / F1 %", "train s"]
     rows = []
     for result in results:
         for row in result["rows"]:
+            seeds = ", ".join("as configured" if s is None else str(s) for s in row.get("seeds", [None]))
             entity = "–"
             if "entity_micro_f1" in row:
-                entity = f"{percent(row['entity_precision'])} / {percent(row['entity_recall'])} / {percent(row['entity_micro_f1'])}"
+                entity = " / ".join(_figure(row, key) for key in ("entity_precision", "entity_recall", "entity_micro_f1"))
             rows.append(
                 [
                     f"{result['dataset']} ({result['train_examples']} → {result['test_examples']})",
+                    seeds,
                     row["system"],
-                    percent(row.get("intent_accuracy")),
-                    percent(row.get("intent_macro_f1")),
+                    _figure(row, "intent_accuracy"),
+                    _figure(row, "intent_macro_f1"),
                     entity,
-                    f"{row['train_seconds']:.1f}",
+                    _figure(row, "train_seconds", 1.0),
                 ]
             )
-    return markdown_table(header, rows)
+    return markdown_table(header, rows) + (
+        "\n\nWith several seeds: mean ± half the range ((max − min) / 2) over the seeds; per-seed values in the JSON."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,10 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         help="config files to benchmark; 'default' is intently's default pipeline (default: %(default)s)",
     )
     parser.add_argument(
-        "--random-seed", type=int, default=None,
-        help="set random_seed on every component of the configs that has one (another seed, same config)",
+        "--seeds", type=int, nargs="+", default=None,
+        help="train every system once per seed (random_seed/random_state of every component that has one, "
+        "the TF-IDF reference's random_state); the table shows mean ± half-range (default: one run, configs as written)",
     )
+    parser.add_argument("--random-seed", type=int, default=None, help="the same as --seeds with one seed")
     parser.add_argument("--no-baselines", action="store_true", help="leave out the reference systems")
+    parser.add_argument("--name", default="accuracy", help="output file stem (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -175,12 +244,18 @@ def main(argv: list[str] | None = None) -> int:
         ("intently: default pipeline", None) if c == "default" else (f"intently: {Path(c).name}", c)
         for c in args.config
     ]
-    if args.random_seed is not None:
-        configs = [with_random_seed(name, config, args.random_seed) for name, config in configs]
+    # Imported before any clock starts, so neither intently's nor the references' training time includes it.
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
 
-    results = [benchmark_dataset(n, tr, te, configs, not args.no_baselines) for n, (tr, te) in datasets.items()]
+    seeds: list[int | None] = args.seeds or ([args.random_seed] if args.random_seed is not None else [None])
+
+    results = [
+        benchmark_dataset(n, tr, te, configs, not args.no_baselines, seeds) for n, (tr, te) in datasets.items()
+    ]
     markdown = to_markdown(results)
-    publish(args.out, "accuracy", {"environment": environment(), "results": results}, markdown)
+    publish(args.out, args.name, {"environment": environment(), "seeds": seeds, "results": results}, markdown)
     return 0
 
 

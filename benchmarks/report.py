@@ -124,6 +124,12 @@ def _render_dev_split(data: dict[str, Any]) -> str:
     return dev_split.to_markdown(data["results"])
 
 
+def _render_train_time(data: dict[str, Any]) -> str:
+    import train_time
+
+    return train_time.to_markdown(data)
+
+
 def _render_rasa_compat(data: dict[str, Any]) -> str:
     import rasa_compat
 
@@ -176,6 +182,10 @@ KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
     ("cache", "cache.md", "Training cache",
      "What re-runs after a change when the training cache is on (docs/caching.md), and the wall time of each "
      "training, in one run with a fresh cache folder.", _render_cache),
+    ("train_time", "training-time.md", "Training time, BLAS threads alike",
+     "The default pipeline and the TF-IDF + LogReg reference trained one after the other with BLAS limited "
+     "to the same number of threads for both (`accuracy.py` times them as a user gets them).",
+     _render_train_time),
     ("dev_split", "development-splits.md", "Development splits",
      "Candidate settings scored on held-out parts of the *training* files (never the test files), where the "
      "default pipeline was chosen.", _render_dev_split),

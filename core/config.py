@@ -75,7 +75,7 @@ def default_pipeline(language: str) -> list[dict[str, Any]]:
     cross-validation on the training data. For languages without spaces
     between words (zh, ja, th, ...) the word counts are left out and the
     n-grams carry the model. Where it departs from Rasa's components' defaults
-    (the weighting, ``C: auto``, ``max_iter``) is said in README.
+    (the weighting, ``C: auto``, ``max_iter``) is said in docs/default-pipeline.md.
     """
     pipeline: list[dict[str, Any]] = [{"name": "WhitespaceTokenizer"}]
     if language not in NO_WHITESPACE_LANGUAGES:

@@ -91,6 +91,39 @@ def test_random_seed_option_seeds_every_component_that_has_the_key(monkeypatch):
     name, config = accuracy.with_random_seed("intently: default pipeline", None, 3)
     assert name == "intently: default pipeline, random_seed 3"
     assert all("random_seed" not in spec for spec in config.pipeline)
+    # The logistic regression's key is random_state (it shuffles C: auto's folds).
+    assert [spec["random_state"] for spec in config.pipeline if "random_state" in spec] == [3]
+
+
+def test_accuracy_benchmark_seeds_give_mean_and_spread(tmp_path):
+    train, test = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "accuracy.py"), "--train", str(train), "--test", str(test),
+         "--no-baselines", "--seeds", "1", "2", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads((tmp_path / "out" / "accuracy.json").read_text())["results"][0]["rows"]
+    assert row["seeds"] == [1, 2] and len(row["per_seed"]) == 2
+    values = [run["intent_accuracy"] for run in row["per_seed"]]
+    assert row["intent_accuracy"] == sum(values) / 2
+    assert row["spread"]["intent_accuracy"]["half_range"] == (max(values) - min(values)) / 2
+    assert row["train_seconds"] > 0
+    text = (tmp_path / "out" / "accuracy.md").read_text()
+    assert "| 1, 2 | intently: default pipeline |" in text and " ± " in text
+
+
+def test_combine_seeds_keeps_what_every_run_has(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import accuracy
+
+    runs = [{"system": "s", "intent_accuracy": 0.5, "train_seconds": 2.0},
+            {"system": "s", "intent_accuracy": 0.9, "train_seconds": 4.0}]
+    row = accuracy.combine_seeds(runs, [1, 2])
+    assert row["intent_accuracy"] == 0.7 and row["train_seconds"] == 3.0
+    assert row["spread"]["intent_accuracy"] == {"min": 0.5, "max": 0.9, "half_range": 0.2}
+    assert "entity_micro_f1" not in row and row["system"] == "s"
+    assert accuracy._figure(row, "intent_accuracy") == "70.0 ± 20.0"
 
 
 FAKE_RASA = """#!/bin/sh
@@ -313,3 +346,33 @@ def test_rasa_compat_benchmark_says_how_to_install_rasa_when_it_is_missing(tmp_p
     assert result.returncode == 2
     assert f"Rasa is not installed in {tmp_path / 'none'}" in result.stderr and "install.sh" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_dev_c_auto_compares_the_searches_on_a_training_file_only(tmp_path):
+    train, _ = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dev_c_auto.py"), "--train", str(train), "--seeds", "1",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    (split,) = json.loads((tmp_path / "out" / "dev_split-c-auto.json").read_text())["results"]
+    systems = [row["system"] for row in split["rows"]]
+    assert systems == ["earlier C: auto (3 folds, 10 x tol)", "C: auto", "TF-IDF + LogReg (reference)"]
+    assert all(0.0 <= row["intent_accuracy"] <= 1.0 for row in split["rows"])
+    # the emulation of the earlier search is undone afterwards
+    assert "10 x tol" not in (tmp_path / "out" / "dev_split-c-auto.md").read_text().split("| C: auto |")[1]
+
+
+def test_train_time_times_both_systems_with_the_same_blas_threads(tmp_path):
+    train, _ = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "train_time.py"), "--train", str(train), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "train_time.json").read_text())
+    (figures,) = data["results"].values()
+    assert data["blas_threads"] == 1
+    assert figures["intently_seconds"] > 0 and figures["reference_seconds"] > 0
+    assert figures["ratio"] == figures["intently_seconds"] / figures["reference_seconds"]

@@ -606,6 +606,28 @@ def test_weighted_sentence_features_equal_sklearn_tfidf(config) -> None:
     assert all(np.array_equal(a, b) for a, b in zip(rows, features(counts, TFIDF_TEXTS)[0]))
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4, "sublinear_tf": True, "use_idf": True, "norm": "l2"},
+        {"analyzer": "word", "max_ngram": 2, "sublinear_tf": True, "use_idf": True, "norm": "l2"},
+        {"analyzer": "char", "min_ngram": 2, "max_ngram": 2, "use_idf": True, "norm": "l1"},
+        {"analyzer": "word"},
+        {"analyzer": "char_wb", "min_ngram": 2, "max_ngram": 3},
+    ],
+)
+def test_one_message_gets_the_same_sentence_row_as_in_a_batch(config) -> None:
+    """A parse (one message) takes a shorter path to its sentence row; its numbers are the batch's, bit for bit."""
+    pipeline = fit(TFIDF_TEXTS[:6], **config)
+    texts = [*TFIDF_TEXTS, "play 周杰伦 music music", "unknown words only", ""]
+    _, batch = features(pipeline, texts)
+    for i, text in enumerate(texts):
+        (message,) = parse(pipeline, [text])
+        sentence, _ = collect_features([message], "sentence")
+        assert np.array_equal(sentence.toarray()[0], batch[i]), text
+        assert sentence.has_sorted_indices and list(sentence.indices) == sorted(sentence.indices)
+
+
 def test_weighting_keys_are_checked() -> None:
     for key, value, message in [
         ("use_idf", "yes", "'use_idf' must be of type bool"),

@@ -313,6 +313,7 @@ def test_rasa_defaults_and_declarations() -> None:
         "C": 1.0,
         "C_candidates": [1.0, 3.0, 10.0, 30.0, 100.0],
         "cv_folds": 3,
+        "cv_min_held_out": 500,
         "class_weight": "balanced",
     }
     assert LogisticRegressionClassifier.requires == (FEATURES,)
@@ -437,6 +438,8 @@ def _time(function, runs: int) -> float:
         ({"C_candidates": []}, "C_candidates must be a non-empty list"),
         ({"C_candidates": [1, -2]}, "C_candidates must be a non-empty list"),
         ({"cv_folds": 1}, "cv_folds must be an integer >= 2"),
+        ({"cv_min_held_out": -1}, "cv_min_held_out must be an integer >= 0"),
+        ({"cv_min_held_out": 2.5}, "cv_min_held_out must be an integer >= 0"),
         ({"class_weight": "auto"}, "class_weight must be 'balanced' or null"),
     ],
 )
@@ -470,11 +473,13 @@ def test_auto_strength_picks_the_best_cross_validated_candidate(caplog, tmp_path
     expected = min(c for c, score in scores.items() if score == best)  # ties: the stronger regularisation
     classifier = components[-1]
     assert classifier.fitted_strength == expected
-    assert "chosen by 2-fold cross-validation" in caplog.text
-    # the final model is the plain fit with that C on all the data
+    assert "chosen by cross-validation, 2 of 2 folds" in caplog.text
+    # the final model is the plain fit with that C on all the data: the same optimum within tol
+    # (the fit starts from the held-out fold's weights at that C instead of from zero)
     reference = pipeline(C=expected)
     train(reference, intent_data(INTENTS))
-    assert np.allclose(classifier.model.coef, reference[-1].model.coef)
+    assert np.allclose(classifier.model.coef, reference[-1].model.coef, rtol=1e-3, atol=1e-5)
+    assert not np.allclose(classifier.model.coef, 0.0, atol=1e-3)
     # kept in the archive, and reused when finetuning instead of searching again
     loaded = persist_and_load(classifier, tmp_path, finetune=True)
     assert loaded.fitted_strength == expected
@@ -483,6 +488,19 @@ def test_auto_strength_picks_the_best_cross_validated_candidate(caplog, tmp_path
         train(components[:-1] + [loaded], intent_data(INTENTS))
     assert "finetuning with the C chosen in training" in caplog.text
     assert "cross-validation" not in caplog.text
+
+
+def test_auto_strength_stops_at_cv_min_held_out_examples(caplog) -> None:
+    data = intent_data(INTENTS)
+    examples = len(data.training_examples)
+    # 0: one fold (a stratified hold-out); more than the examples: every fold.
+    for held_out, evaluated in ((0, 1), (examples // 3 + 1, 2), (examples + 1, 3)):
+        components = pipeline(C="auto", C_candidates=[0.1, 10.0], cv_folds=3, cv_min_held_out=held_out)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="intently"):
+            train(components, intent_data(INTENTS))
+        assert f"{evaluated} of 3 folds" in caplog.text, (held_out, caplog.text)
+        assert components[-1].fitted_strength in (0.1, 10.0)
 
 
 def test_auto_strength_with_one_example_per_intent_uses_the_middle_candidate() -> None:
@@ -503,3 +521,25 @@ def test_damaged_stored_strength_is_a_clear_error(trained, tmp_path) -> None:
     entry = {"name": "LogisticRegressionClassifier", "unique_name": "lr", "config": classifier.config, "meta": meta}
     with pytest.raises(ComponentError, match="stored C is not a number > 0"):
         LogisticRegressionClassifier.load(entry, folder)
+
+
+def test_default_pipeline_parses_one_message_as_in_a_batch(monkeypatch) -> None:
+    """The default pipeline's single-message path (sentence rows, the CSR product) gives the batch's parse exactly."""
+    import intently
+    import intently.plugins.classifiers.logistic_regression as module
+    from intently.training_data import TrainingData
+
+    data = TrainingData(training_examples=[
+        Message(text=text, intent=intent)
+        for intent, texts in {**INTENTS, "music": ["播放 周杰伦 的 歌", "放一首歌", "play some music", "来点音乐"],
+                              "flight": ["订 一张 去 北京 的 机票", "book a flight to Berlin", "我想 订 机票",
+                                         "flights to Shanghai"]}.items()
+        for text in texts
+    ])
+    interpreter = intently.Trainer(None).train(data)
+    texts = ["hello there", "播放 周杰伦 的 歌 please", "订机票", "will it rain in 北京", "xyzzy", "", "  "]
+    batch = interpreter.parse_batch(texts)
+    assert [interpreter.parse(text) for text in texts] == batch
+    # scipy's public product gives the same numbers as the kernel called directly
+    monkeypatch.setattr(module, "_csr_matvecs", None)
+    assert [interpreter.parse(text) for text in texts] == batch

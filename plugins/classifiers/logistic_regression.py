@@ -58,8 +58,27 @@ OVR = "ovr"  # one-vs-rest sigmoids, normalised
 SINGLE = "single"  # one class: always it, with confidence 1.0
 #: ``C: auto``: choose the regularisation strength by cross-validation.
 AUTO = "auto"
-#: The cross-validation fits of ``C: auto`` stop at this multiple of ``tol``.
-CV_TOL_FACTOR = 10.0
+#: The cross-validation fits of ``C: auto`` stop at this multiple of ``tol``. Not looser: each fit
+#: on the path starts from the last one's weights, and the gradient there shrinks with the number
+#: of examples, so with 10 x tol the fits of the larger candidates stopped at once on large data
+#: (0 iterations) and could not win.
+CV_TOL_FACTOR = 1.0
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs on one thread (threadpoolctl, installed with scikit-learn).
+
+    L-BFGS's work per iteration is vector operations of the size of the
+    weights, far too small to gain from BLAS threads; on a busy machine the
+    threads wait on one another (the fits ran several times slower with them).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _active_columns(features: scipy.sparse.spmatrix | np.ndarray) -> np.ndarray:
@@ -78,6 +97,12 @@ def _active_columns(features: scipy.sparse.spmatrix | np.ndarray) -> np.ndarray:
 def _positive_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0 and np.isfinite(value)
 
+
+
+try:  # the kernel of scipy's CSR @ dense product (private; the public operator is the fallback)
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - another scipy layout
+    _csr_matvecs = None
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
@@ -137,7 +162,12 @@ class LinearIntentModel:
             self._blocks = {widths: weights}
         decision: np.ndarray | None = None
         for block, weight in zip(blocks, weights):
-            if scipy.sparse.issparse(block):
+            if _csr_matvecs is not None and type(block) is scipy.sparse.csr_matrix and block.dtype == np.float64:
+                # scipy's own kernel for ``block @ weight``, without its dispatch (most of a parse's product).
+                part = np.zeros((block.shape[0], weight.shape[1]), dtype=np.float64)
+                _csr_matvecs(block.shape[0], block.shape[1], weight.shape[1], block.indptr, block.indices,
+                             block.data, weight.ravel(), part.ravel())
+            elif scipy.sparse.issparse(block):
                 part = np.asarray(block @ weight)
             else:
                 part = np.asarray(block, dtype=np.float64) @ weight
@@ -155,8 +185,10 @@ class LogisticRegressionClassifier(Component):
     (10; 0 keeps every intent in the ranking). intently's own keys:
     ``C`` (1.0, the inverse regularisation strength Rasa fixes; a number > 0,
     or ``auto`` to choose it from ``C_candidates`` by stratified
-    cross-validation on the training data, ``cv_folds`` folds) and
-    ``class_weight`` ("balanced" as in Rasa, or null for none).
+    cross-validation on the training data: ``cv_folds`` folds, evaluated one
+    after another until ``cv_min_held_out`` examples have been held out and
+    predicted, so large data sets need one fold) and ``class_weight``
+    ("balanced" as in Rasa, or null for none).
     """
 
     defaults: ClassVar[dict[str, Any]] = {
@@ -168,6 +200,7 @@ class LogisticRegressionClassifier(Component):
         "C": 1.0,
         "C_candidates": [1.0, 3.0, 10.0, 30.0, 100.0],
         "cv_folds": 3,
+        "cv_min_held_out": 500,
         "class_weight": "balanced",
     }
     untyped_keys: ClassVar[frozenset[str]] = frozenset({"C", "C_candidates", "class_weight"})
@@ -219,6 +252,12 @@ class LogisticRegressionClassifier(Component):
         folds = config["cv_folds"]
         if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
             raise ComponentConfigError(f"{name}: cv_folds must be an integer >= 2, got {folds!r}")
+        held_out = config["cv_min_held_out"]
+        if isinstance(held_out, bool) or not isinstance(held_out, int) or held_out < 0:
+            raise ComponentConfigError(
+                f"{name}: cv_min_held_out must be an integer >= 0, got {held_out!r}",
+                hint="0 evaluates one fold; a number above the examples' count evaluates every fold",
+            )
         if config["class_weight"] not in ("balanced", None):
             raise ComponentConfigError(
                 f"{name}: class_weight must be 'balanced' or null, got {config['class_weight']!r}",
@@ -317,55 +356,73 @@ class LogisticRegressionClassifier(Component):
             dual=False,
         )
 
-    def _strength(self, features: scipy.sparse.spmatrix | np.ndarray, labels: np.ndarray) -> float:
-        """``C``: the configured number, or with ``auto`` the candidate with the best cross-validated accuracy.
+    def _strength(
+        self, features: scipy.sparse.spmatrix | np.ndarray, labels: np.ndarray
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+        """``C``, and where ``auto`` chose it, a fold's weights at that C to start the final fit from.
 
-        The folds are stratified and drawn with ``random_state``; in each
-        fold the candidates are fitted in ascending order, each starting from
-        the previous solution (the optimum is the same, reached sooner). An intent
-        with fewer examples than folds takes part in the folds it fits in.
-        Ties go to the smaller C (the stronger regularisation). With too
-        little data for two folds the middle candidate is used.
+        With ``auto``: the candidate with the best cross-validated accuracy.
+        The folds are stratified and drawn with ``random_state``; they are
+        evaluated one after another until at least ``cv_min_held_out``
+        examples have been held out (every fold for small data; one fold,
+        a stratified hold-out of 1/``cv_folds``, once the data are large), so
+        the cost of the search stays a fraction of a fit while small data,
+        where one fold's estimate is noisy, get every fold. In each fold the
+        candidates are fitted in ascending order, each starting from the
+        previous solution (a regularisation path), with a looser tolerance.
+        An intent with fewer examples than folds takes part in the folds it
+        fits in. Ties go to the smaller C (the stronger regularisation). With
+        too little data for two folds the middle candidate is used.
         """
         strength = self.config["C"]
         if strength != AUTO:
-            return float(strength)
+            return float(strength), None
         if self.finetune_mode and self.fitted_strength is not None:
             logger.info("%s: finetuning with the C chosen in training, %g", self.unique_name, self.fitted_strength)
-            return self.fitted_strength
+            return self.fitted_strength, None
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.model_selection import StratifiedKFold
 
         candidates = sorted(float(c) for c in self.config["C_candidates"])
         targets = labels.astype(str)
-        _, counts = np.unique(targets, return_counts=True)
+        classes, counts = np.unique(targets, return_counts=True)
         folds = min(self.config["cv_folds"], int(counts.max()))
         if folds < 2 or len(candidates) == 1:
-            return candidates[len(candidates) // 2]
+            return candidates[len(candidates) // 2], None
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.config["random_state"] or 0)
         correct = np.zeros(len(candidates))
+        held_out, evaluated = 0, 0
+        solutions: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(candidates)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", UserWarning)  # "the least populated class has fewer members than n_splits"
             for train_rows, test_rows in splitter.split(np.zeros(len(targets)), targets):
+                if held_out > 0 and held_out >= self.config["cv_min_held_out"]:
+                    break
                 if len(set(targets[train_rows])) < 2:
                     continue
                 # Ascending C, each fit starting from the last one's weights (a regularisation path).
                 estimator = self._estimator(candidates[0])
-                # Ranking candidates needs less precision than the final fit.
                 estimator.set_params(warm_start=self.config["solver"] != "liblinear", tol=self.config["tol"] * CV_TOL_FACTOR)
                 fold_features, fold_targets = features[train_rows], targets[train_rows]
+                complete = len(set(fold_targets)) == len(classes)
                 for i, candidate in enumerate(candidates):
                     estimator.set_params(C=candidate)
                     estimator.fit(fold_features, fold_targets)
                     correct[i] += float(np.sum(estimator.predict(features[test_rows]) == targets[test_rows]))
-        chosen = candidates[int(np.argmax(correct))]
+                    solutions[i] = (estimator.coef_.copy(), estimator.intercept_.copy()) if complete else None
+                held_out += len(test_rows)
+                evaluated += 1
+        if held_out == 0:
+            return candidates[len(candidates) // 2], None
+        best = int(np.argmax(correct))
+        chosen = candidates[best]
         logger.info(
-            "%s: C=%g chosen by %d-fold cross-validation (accuracy %s)",
-            self.unique_name, chosen, folds,
-            ", ".join(f"C={c:g}: {n / len(targets):.3f}" for c, n in zip(candidates, correct)),
+            "%s: C=%g chosen by cross-validation, %d of %d folds (%d held-out examples; accuracy %s)",
+            self.unique_name, chosen, evaluated, folds, held_out,
+            ", ".join(f"C={c:g}: {n / held_out:.3f}" for c, n in zip(candidates, correct)),
         )
-        return chosen
+        return chosen, solutions[best]
 
     def _fit(self, features: scipy.sparse.spmatrix | np.ndarray, labels: np.ndarray) -> LinearIntentModel:
         from sklearn.exceptions import ConvergenceWarning
@@ -375,13 +432,19 @@ class LogisticRegressionClassifier(Component):
         width = features.shape[1]
         active = _active_columns(features)
         features = features[:, active]
-        self.fitted_strength = self._strength(features, labels)
+        with _one_blas_thread():
+            self.fitted_strength, fold_solution = self._strength(features, labels)
         classifier = self._estimator(self.fitted_strength)
         start = self._warm_start(classes, width, solver)
         if start is not None:
             classifier.set_params(warm_start=True)
             classifier.coef_, classifier.intercept_ = start[0][:, active], start[1]
-        with warnings.catch_warnings(record=True) as caught:
+        elif fold_solution is not None and solver != "liblinear":
+            # The held-out fit at the chosen C is close to the final optimum: start there (same convex
+            # problem, same optimum within tol, fewer iterations).
+            classifier.set_params(warm_start=True)
+            classifier.coef_, classifier.intercept_ = fold_solution
+        with warnings.catch_warnings(record=True) as caught, _one_blas_thread():
             warnings.simplefilter("always", ConvergenceWarning)
             try:
                 classifier.fit(features, labels.astype(str))

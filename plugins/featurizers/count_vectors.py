@@ -450,6 +450,7 @@ class CountVectorsFeaturizer(Component):
         indptr = array("i", [0])
         offsets = [0]
         sentence_units: list[list[Any]] = []
+        rows: list[_Row] = []
         for message in messages:
             units: list[Any] = []
             for key in self._token_key(message):
@@ -462,10 +463,14 @@ class CountVectorsFeaturizer(Component):
                 data.extend(row[1])
                 indptr.append(len(indices))
                 units.append(row[2])
+                rows.append(row)
             offsets.append(len(indptr) - 1)
             if not by_sum:
                 sentence_units.append(units)
         sequence = csr_from_rows(indices, data, indptr, dimension)
+        if len(messages) == 1:
+            sentence = self._one_sentence(rows, None if by_sum else sentence_units[0], dimension)
+            return sequence, np.asarray(offsets, dtype=np.int64), sentence
         if by_sum:
             sentence = sum_rows_by_group(sequence, offsets)
         else:
@@ -482,22 +487,52 @@ class CountVectorsFeaturizer(Component):
         """The sentence counts with ``sublinear_tf``, ``use_idf`` and ``norm`` applied (a new matrix)."""
         if not self.weights_sentences or not sentence.nnz:
             return sentence
+        rows = np.repeat(np.arange(sentence.shape[0]), np.diff(sentence.indptr))
+        values = self._weight_values(np.array(sentence.data, dtype=np.float64), sentence.indices, rows, sentence.shape[0])
+        return csr_from_rows(sentence.indices, values, sentence.indptr, sentence.shape[1])
+
+    def _weight_values(self, values: np.ndarray, columns: np.ndarray, rows: np.ndarray, n_rows: int) -> np.ndarray:
+        """``values`` (counts at ``columns``, in ``rows``) weighted in place by ``sublinear_tf``, ``use_idf``, ``norm``."""
         cfg = self.config
-        values = np.array(sentence.data, dtype=np.float64)
         if cfg["sublinear_tf"]:
             np.log(values, out=values)
             values += 1.0
         if cfg["use_idf"] and self.idf is not None:
-            values *= self.idf[sentence.indices]
+            values *= self.idf[columns]
         if cfg["norm"]:
-            rows = np.repeat(np.arange(sentence.shape[0]), np.diff(sentence.indptr))
             magnitude = np.abs(values) if cfg["norm"] == "l1" else values * values
-            totals = np.bincount(rows, weights=magnitude, minlength=sentence.shape[0])
+            totals = np.bincount(rows, weights=magnitude, minlength=n_rows)
             if cfg["norm"] == "l2":
                 np.sqrt(totals, out=totals)
             totals[totals == 0.0] = 1.0
             values /= totals[rows]
-        return csr_from_rows(sentence.indices, values, sentence.indptr, sentence.shape[1])
+        return values
+
+    def _one_sentence(self, rows: list[_Row], units: list[Any] | None, dimension: int) -> scipy.sparse.csr_matrix:
+        """The sentence row of a single message (a parse): the batch path's numbers, without its numpy set-up.
+
+        ``rows`` are the message's token rows, summed when ``units`` is None;
+        otherwise the sentence n-grams are made from ``units``. The counts
+        are added in the same order as the batch path adds them, and the
+        weighting is the same code, so the values are identical.
+        """
+        assert self.vocabulary is not None
+        totals: dict[int, float]
+        if units is None:
+            totals = {}
+            get = totals.get
+            for columns, counts, _ in rows:
+                for column, count in zip(columns, counts):
+                    totals[column] = get(column, 0.0) + count
+        else:
+            index = self.vocabulary.index
+            totals = Counter([column for column in map(index.get, self._sentence_ngrams(units)) if column is not None])
+        ordered = sorted(totals)
+        columns = np.array(ordered, dtype=np.int32)
+        values = np.array([totals[c] for c in ordered], dtype=np.float64)
+        if self.weights_sentences and len(ordered):
+            values = self._weight_values(values, columns, np.zeros(len(ordered), dtype=np.intp), 1)
+        return csr_from_rows(columns, values, [0, len(ordered)], dimension)
 
     def _learn_idf(self, documents: list[list[str]]) -> None:
         """Inverse document frequencies of every vocabulary item in ``documents`` (sklearn's smoothed idf)."""
