@@ -37,6 +37,15 @@ differs from Rasa:
   ``title``, ``digit``) have a column from the start, seen or not, so they
   never need reserved room.
 
+**Scripts without case** (``language`` zh, ja, th, lo, km, my, ko — see
+:data:`CASELESS_LANGUAGES`): ``low``, ``title`` and ``upper`` are the same
+for every token of such text, so when ``features`` is left at its default
+the featurizer uses :data:`CASELESS_FEATURES` instead (the characters at the
+start and end of the token and its neighbours, digits, BOS/EOS) and logs
+it; the window used is persisted with the model. An explicit ``features``
+is used as written (a warning names case features that carry nothing), and
+for every other language nothing changes.
+
 **Sentence features**: none, as in Rasa 3.6 (its featurizer attaches only
 sequence features). Intent classifiers that read sentence features do not see
 this featurizer; entity extractors and DIET-style models read the sequence
@@ -108,6 +117,16 @@ SUPPORTED_FEATURES = tuple(sorted([*TOKEN_FEATURES, *POSITION_FEATURES]))
 BOOLEAN_FEATURES = frozenset({"BOS", "EOS", "low", "title", "upper", "digit"})
 BOOLEAN_VALUES = ("False", "True")
 
+#: Languages whose scripts have no letter case (the default window's case features carry nothing there).
+CASELESS_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "ko"})
+#: Case-free features for those languages: the window's first and last characters, digits, position.
+CASELESS_FEATURES: list[list[str]] = [
+    ["prefix2", "suffix2"],
+    ["BOS", "EOS", "digit", "prefix2", "suffix2", "suffix1"],
+    ["prefix2", "suffix2"],
+]
+CASE_FEATURES = frozenset({"low", "title", "upper"})
+
 FILE_SUFFIX = ".lexical.json"
 FORMAT_VERSION = 1
 #: Token rows kept in the parse-time cache before it is emptied.
@@ -149,7 +168,12 @@ class LexicalSyntacticFeaturizer(Component):
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
-        self.feature_config: list[list[str]] = [list(names) for names in self.config["features"]]
+        self.vocabulary: Vocabulary | None = None
+        self._configure(self.config["features"])
+
+    def _configure(self, features: list[list[str]]) -> None:
+        """Set the feature window (the columns' layout) and empty the caches."""
+        self.feature_config: list[list[str]] = [list(names) for names in features]
         self.offsets: list[int] = window_offsets(len(self.feature_config))
         # (window position, relative offset, name) of every token feature, in column-table order.
         self._token_combos: list[tuple[int, int, str]] = [
@@ -169,7 +193,6 @@ class LexicalSyntacticFeaturizer(Component):
         for column, (_, offset, _) in enumerate(self._token_combos):
             start = self._slices[offset].start if offset in self._slices else column
             self._slices[offset] = slice(start, column + 1)
-        self.vocabulary: Vocabulary | None = None
         # Parse-time cache: a token key's row in a table of its feature columns
         # (-1: no column); row 0 is the blank row of positions outside a message.
         self._rows: dict[_Key, int] = {}
@@ -265,6 +288,8 @@ class LexicalSyntacticFeaturizer(Component):
                 reserved columns are free.
         """
         examples = training_data.training_examples
+        if not (self.finetune_mode and self.vocabulary is not None):
+            self._choose_window(getattr(config, "language", None))
         self._warn_about_pos(examples)
         seen = self._seen_items(examples)
         if self.finetune_mode and self.vocabulary is not None:
@@ -293,6 +318,31 @@ class LexicalSyntacticFeaturizer(Component):
             )
         self._reset_cache()
         self.process(examples)
+
+    def _choose_window(self, language: str | None) -> None:
+        """Use :data:`CASELESS_FEATURES` for a caseless language when ``features`` is the default."""
+        if language not in CASELESS_LANGUAGES:
+            return
+        if self.config["features"] == self.defaults["features"]:
+            if self.feature_config != CASELESS_FEATURES:
+                logger.info(
+                    "%s: language %r has no letter case: using the window %s instead of the default "
+                    "case features",
+                    self.unique_name,
+                    language,
+                    CASELESS_FEATURES,
+                )
+                self._configure(CASELESS_FEATURES)
+            return
+        case = sorted({name for names in self.feature_config for name in names} & CASE_FEATURES)
+        if case:
+            logger.warning(
+                "%s: features %s look at letter case, which %r text does not have; they are the "
+                "same for almost every token",
+                self.unique_name,
+                ", ".join(case),
+                language,
+            )
 
     def _seen_items(self, examples: Sequence[Message]) -> set[str]:
         """The token-feature items that occur in the windows of ``examples``."""
@@ -450,6 +500,7 @@ class LexicalSyntacticFeaturizer(Component):
         state = {"vocabulary": self.vocabulary.to_dict()}
         return {
             "vocabulary_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
+            "features": self.feature_config,
             "vocabulary_size": len(self.vocabulary),
             "dimension": self.vocabulary.dimension,
         }
@@ -470,6 +521,10 @@ class LexicalSyntacticFeaturizer(Component):
         if not file_name:
             return instance
         with reading_state(instance, file_name):
+            features = (meta.get("meta") or {}).get("features")
+            if features is not None:
+                instance.validate_config({**instance.config, "features": features})
+                instance._configure(features)
             state = load_json_state(model_dir, file_name, FORMAT_VERSION)
             instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
             # Every item must read as "position:feature:value" (a damaged file
