@@ -66,6 +66,37 @@ NO_WHITESPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 TFIDF_WEIGHTING: dict[str, Any] = {"sublinear_tf": True, "use_idf": True, "norm": "l2"}
 
 
+def default_zh_pipeline() -> list[dict[str, Any]]:
+    """The default pipeline for ``language: zh`` (docs/chinese.md): DIET for intents and entities.
+
+    jieba words that follow the training data's entity annotations
+    (``learn_entity_words``), regex and lookup features, the case-free
+    lexical window, word counts and character 1-3-grams, then DIETClassifier
+    (a small transformer) and EntitySynonymMapper. Training needs the
+    ``zh`` and ``tensorflow`` extras.
+    """
+    return [
+        {"name": "JiebaTokenizer"},
+        {"name": "RegexFeaturizer"},
+        {"name": "LexicalSyntacticFeaturizer"},
+        {"name": "CountVectorsFeaturizer"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3},
+        {
+            "name": "DIETClassifier",
+            "epochs": ZH_DIET_EPOCHS,
+            "transformer_size": 128,
+            "number_of_transformer_layers": 1,
+            "constrain_similarities": True,
+            "random_seed": 1,
+        },
+        {"name": "EntitySynonymMapper"},
+    ]
+
+
+#: DIETClassifier's epochs in the zh default pipeline (chosen on CAIS dev, docs/chinese.md).
+ZH_DIET_EPOCHS = 40
+
+
 def default_pipeline(language: str) -> list[dict[str, Any]]:
     """The pipeline used when ``config.yml`` has none.
 
@@ -76,7 +107,10 @@ def default_pipeline(language: str) -> list[dict[str, Any]]:
     between words (zh, ja, th, ...) the word counts are left out and the
     n-grams carry the model. Where it departs from Rasa's components' defaults
     (the weighting, ``C: auto``, ``max_iter``) is said in README.
+    Chinese (``zh``) has its own: :func:`default_zh_pipeline`.
     """
+    if language == "zh":
+        return default_zh_pipeline()
     pipeline: list[dict[str, Any]] = [{"name": "WhitespaceTokenizer"}]
     if language not in NO_WHITESPACE_LANGUAGES:
         pipeline.append({"name": "CountVectorsFeaturizer", "max_ngram": 2, **TFIDF_WEIGHTING})
