@@ -4,13 +4,16 @@
     python benchmarks/accuracy.py --dataset snips-100 banking77-30
     python benchmarks/accuracy.py --train my/train.yml --test my/test.yml --config default config.yml
     python benchmarks/accuracy.py --dataset snips --config benchmarks/configs/diet.yml --random-seed 2
+    python benchmarks/accuracy.py --dataset cais --stem accuracy-cais --save-models models/
 
 For each data set, trains every config (default: intently's default
-pipeline) and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic
+pipeline, for mostly-Chinese training data the ``language: zh`` default) and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic
 regression for intents, and a plain CRF for entities when the data has
 entities — on the training file, scores them on the test file, and writes
 ``accuracy.json`` and ``accuracy.md`` (intent accuracy, macro-F1, exact-span
-entity micro-F1, training seconds) into ``--out``. Never scored on training data.
+entity micro-F1, training seconds) into ``--out`` (``--stem`` names them).
+``--save-models DIR`` keeps each trained archive, for ``speed.py --model``.
+Never scored on training data.
 """
 
 from __future__ import annotations
@@ -41,12 +44,21 @@ from intently.evaluation import evaluate, label_report, span_report  # noqa: E40
 from intently.training_data import TrainingData  # noqa: E402
 
 
-def run_intently(name: str, config: Any, train: TrainingData, test: TrainingData) -> dict[str, Any]:
+def run_intently(
+    name: str, config: Any, train: TrainingData, test: TrainingData, save_to: Path | None = None
+) -> dict[str, Any]:
+    if config is None and mostly_chinese([m.text for m in train.training_examples[:500]]):
+        config = {"language": "zh"}  # the zh default pipeline
     started = time.perf_counter()
     interpreter = intently.Trainer(config).train(train)
     seconds = time.perf_counter() - started
     result = evaluate(interpreter, test)
     row: dict[str, Any] = {"system": name, "train_seconds": seconds}
+    if isinstance(config, dict) and config.get("language") == "zh":
+        row["system"] = name + " (zh)"
+    if save_to is not None:
+        archive = interpreter.persist(save_to)
+        row["archive"] = str(archive)
     classifies_intents = any(INTENT in component.provides for component in interpreter.pipeline)
     if result.intent_report and classifies_intents:
         row["intent_accuracy"] = result.intent_report["accuracy"]
@@ -82,7 +94,8 @@ def run_intent_baseline(train: TrainingData, test: TrainingData) -> dict[str, An
 
 def run_entity_baseline(train: TrainingData, test: TrainingData) -> dict[str, Any]:
     started = time.perf_counter()
-    model = ReferenceCRF().fit(train.training_examples)
+    chinese = mostly_chinese([m.text for m in train.training_examples[:500]])
+    model = ReferenceCRF(characters=chinese).fit(train.training_examples)
     seconds = time.perf_counter() - started
     predicted = model.predict([m.text for m in test.training_examples])
     gold = [(i, e.start, e.end, e.entity) for i, m in enumerate(test.training_examples) for e in m.entities]
@@ -109,13 +122,20 @@ def with_random_seed(name: str, config: str | None, seed: int) -> tuple[str, Any
     return f"{name}, random_seed {seed}", model_config
 
 
-def benchmark_dataset(name: str, train_path: Path, test_path: Path, configs: list[tuple[str, Any]], baselines: bool):
+def benchmark_dataset(
+    name: str,
+    train_path: Path,
+    test_path: Path,
+    configs: list[tuple[str, Any]],
+    baselines: bool,
+    save_to: Path | None = None,
+):
     train, test = intently.load_data(train_path), intently.load_data(test_path)
     logging.info("%s: %d training, %d test examples", name, len(train.training_examples), len(test.training_examples))
     rows = []
     for config_name, config in configs:
         logging.info("%s: training %s", name, config_name)
-        rows.append(run_intently(config_name, config, train, test))
+        rows.append(run_intently(config_name, config, train, test, save_to))
     if baselines:
         rows.append(run_intent_baseline(train, test))
         if test.entities and train.entities:
@@ -166,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-baselines", action="store_true", help="leave out the reference systems")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
+    parser.add_argument("--stem", default="accuracy", help="output file names: STEM.json, STEM.md (default: %(default)s)")
+    parser.add_argument("--save-models", type=Path, default=None, help="keep the trained archives in this folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("intently").setLevel(logging.WARNING)
@@ -178,9 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.random_seed is not None:
         configs = [with_random_seed(name, config, args.random_seed) for name, config in configs]
 
-    results = [benchmark_dataset(n, tr, te, configs, not args.no_baselines) for n, (tr, te) in datasets.items()]
+    results = [
+        benchmark_dataset(n, tr, te, configs, not args.no_baselines, args.save_models)
+        for n, (tr, te) in datasets.items()
+    ]
     markdown = to_markdown(results)
-    publish(args.out, "accuracy", {"environment": environment(), "results": results}, markdown)
+    publish(args.out, args.stem, {"environment": environment(), "results": results}, markdown)
     return 0
 
 
