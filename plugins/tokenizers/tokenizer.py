@@ -57,7 +57,9 @@ INTENT_TOKENS = "_intent_tokens"
 INTENT_RESPONSE_KEY_TOKENS = "_intent_response_key_tokens"
 #: Separator of a retrieval intent and its response key.
 RESPONSE_IDENTIFIER_DELIMITER = "/"
-#: How many unaligned annotations the training log lists one by one.
+#: How many unaligned annotations the training log's warning names (more are listed at INFO level).
+MAX_SHOWN_ANNOTATIONS = 3
+#: How many unaligned annotations the training log lists in all.
 MAX_LISTED_ANNOTATIONS = 10
 
 
@@ -277,17 +279,16 @@ class Tokenizer(Component):
             return
         split = self.config["split_tokens_at_entities"]
         mended = sum(1 for a in unaligned if a.inside_token) if split else 0
-        for annotation in unaligned[:MAX_LISTED_ANNOTATIONS]:
-            logger.info("%s: %s", self.unique_name, annotation.describe())
         examples = len({(a.source, a.text) for a in unaligned})
+        shown = unaligned[:MAX_SHOWN_ANNOTATIONS]
+        for annotation in unaligned[MAX_SHOWN_ANNOTATIONS:MAX_LISTED_ANNOTATIONS]:
+            logger.info("%s: %s", self.unique_name, annotation.describe())
         logger.warning(
             "%s: %d entity annotations in %d training examples do not start and end at token "
-            "boundaries%s. %s",
+            "boundaries. %s; `intently data validate` lists them all. %s:\n%s",
             self.unique_name,
             len(unaligned),
             examples,
-            f" (the first {MAX_LISTED_ANNOTATIONS} are listed above)" if len(unaligned) > MAX_LISTED_ANNOTATIONS
-            else " (listed above)",
             (
                 f"The tokens of those examples were split at the annotation boundaries "
                 f"(split_tokens_at_entities), so {mended} are learnt; "
@@ -295,8 +296,9 @@ class Tokenizer(Component):
                 "character the tokenizer drops) and are left out of entity training"
                 if split
                 else "split_tokens_at_entities is off: they are left out of entity training"
-            )
-            + "; `intently data validate` lists them all",
+            ),
+            "The first ones" if len(unaligned) > len(shown) else "They are",
+            "\n".join("  " + annotation.describe() for annotation in shown),
         )
 
     def process(self, messages: Sequence[Message], **context: Any) -> None:
