@@ -69,18 +69,18 @@ TFIDF_WEIGHTING: dict[str, Any] = {"sublinear_tf": True, "use_idf": True, "norm"
 def default_zh_pipeline() -> list[dict[str, Any]]:
     """The default pipeline for ``language: zh`` (docs/chinese.md): DIET for intents and entities.
 
-    jieba words that follow the training data's entity annotations
-    (``learn_entity_words``), regex and lookup features, the case-free
-    lexical window, word counts and character 1-3-grams, then DIETClassifier
-    (a small transformer) and EntitySynonymMapper. Training needs the
-    ``zh`` and ``tensorflow`` extras.
+    One token per Chinese character with its jieba word and place in that
+    word (jieba learns the training data's entity values, ``learn_entity_words``),
+    regex and lookup features, the lexical window over characters and word
+    boundaries, character 1-3-grams of the sentence, then DIETClassifier (a
+    small transformer) and EntitySynonymMapper. Training needs the ``zh``
+    and ``tensorflow`` extras.
     """
     return [
-        {"name": "JiebaTokenizer"},
+        {"name": "JiebaTokenizer", "token_level": "character"},
         {"name": "RegexFeaturizer"},
         {"name": "LexicalSyntacticFeaturizer"},
-        {"name": "CountVectorsFeaturizer"},
-        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char", "min_ngram": 1, "max_ngram": 3},
         {
             "name": "DIETClassifier",
             "epochs": ZH_DIET_EPOCHS,

@@ -188,6 +188,31 @@ def test_learn_entity_words_off_is_rasas_segmentation() -> None:
     )
 
 
+def test_character_tokens_carry_their_jieba_word_and_place() -> None:
+    tokenizer = JiebaTokenizer({"token_level": "character"})
+    tokens = tokenizer.tokens_for("播放tfboys的歌 123")
+    assert [(t.text, t.start, t.end, t.data["word_boundary"]) for t in tokens] == [
+        ("播", 0, 1, "B"), ("放", 1, 2, "E"), ("tfboys", 2, 8, "S"), ("的", 8, 9, "S"),
+        ("歌", 9, 10, "S"), ("123", 11, 14, "S"),
+    ]
+    assert tokens[0].data["word"] == "播放"
+    data = annotated(["给我唱首[张杰](singer)的歌", "来点[儿歌](type)"])
+    JiebaTokenizer({"token_level": "character", "learn_entity_words": False}).train(data, ZH)
+    assert unaligned_annotations(data.training_examples) == []  # every character is a token
+
+
+def test_lexical_window_over_characters_reads_word_boundaries() -> None:
+    data = song_data()
+    JiebaTokenizer({"token_level": "character"}).train(data, ZH)
+    featurizer = LexicalSyntacticFeaturizer()
+    featurizer.train(data, ZH)
+    from intently.plugins.featurizers.lexical_syntactic import CHARACTER_FEATURES
+
+    assert featurizer.feature_config == CHARACTER_FEATURES
+    items = set(featurizer.vocabulary.index)
+    assert {"2:word:周杰伦", "2:word_boundary:B", "0:text:播", "4:word_boundary:E"} <= items
+
+
 # --- featurizers on Chinese text ---------------------------------------------------------------
 
 
@@ -257,5 +282,6 @@ def test_zh_default_pipeline_is_diet_with_learned_jieba_words(tmp_path: Path) ->
     assert config.used_default_pipeline
     names = [item["name"] for item in config.pipeline]
     assert names[0] == "JiebaTokenizer" and "DIETClassifier" in names and "EntitySynonymMapper" in names
+    assert config.pipeline[0]["token_level"] == "character"
     assert config.pipeline == default_pipeline("zh")
     assert default_pipeline("en")[0]["name"] == "WhitespaceTokenizer"

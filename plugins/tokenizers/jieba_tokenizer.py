@@ -37,6 +37,15 @@ per line) and used at parse time; finetuning learns the new data's words on
 top of the loaded ones. ``false`` gives Rasa's segmentation (main dictionary
 and user dictionaries, HMM on).
 
+``token_level`` (intently's, default ``word``, Rasa's tokens): ``character``
+makes every Chinese character a token (a run of ASCII letters and digits
+stays one token), with its jieba word in ``token.data["word"]`` and its place
+in that word (``B``, ``M``, ``E``, ``S``) in ``token.data["word_boundary"]``:
+the character sequence with word-boundary features that Chinese NER systems
+use, so every annotation falls on token boundaries and an unseen name is
+tagged character by character; LexicalSyntacticFeaturizer's default window
+for zh then reads those features.
+
 Where it differs from Rasa, on purpose:
 
 * Rasa adds user dictionaries to jieba's process-wide default tokenizer, so
@@ -85,6 +94,11 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 #: Folder, inside the component's model folder, of the persisted user dictionaries.
 DICTIONARY_FOLDER = "user_dictionaries"
+#: ``token_level`` values.
+TOKEN_LEVELS = ("word", "character")
+#: Token data keys set with ``token_level: character`` (read by LexicalSyntacticFeaturizer).
+WORD_KEY = "word"
+WORD_BOUNDARY_KEY = "word_boundary"
 #: File, inside the component's model folder, of the learned words (one per line).
 LEARNED_WORDS_FILE = "learned_words.txt"
 
@@ -317,6 +331,7 @@ class JiebaTokenizer(Tokenizer):
         **Tokenizer.defaults,
         "dictionary_path": None,
         "learn_entity_words": True,
+        "token_level": "word",
     }
     supported_languages = ("zh",)
 
@@ -338,6 +353,12 @@ class JiebaTokenizer(Tokenizer):
                 f"JiebaTokenizer: dictionary_path must be a path (a string) or null, got {path!r}",
                 hint="name a folder of jieba user dictionaries",
             )
+        if config["token_level"] not in TOKEN_LEVELS:
+            raise ComponentConfigError(
+                f"JiebaTokenizer: token_level must be 'word' or 'character', got {config['token_level']!r}",
+                hint="'word': jieba's words (Rasa's); 'character': one token per Chinese character, "
+                "with its jieba word and place in it in token.data",
+            )
         if not isinstance(config["learn_entity_words"], bool):
             raise ComponentConfigError(
                 f"JiebaTokenizer: learn_entity_words must be true or false, got {config['learn_entity_words']!r}",
@@ -357,11 +378,23 @@ class JiebaTokenizer(Tokenizer):
     def tokenize(self, text: str) -> list[Token]:
         """jieba's words with their offsets; whitespace is no token."""
         hmm = not self.learned_words
-        return [
-            Token(word, start, end)
-            for word, start, end in self._segmenter().tokenize(text, HMM=hmm)
-            if not word.isspace()
-        ]
+        words = [(w, s, e) for w, s, e in self._segmenter().tokenize(text, HMM=hmm) if not w.isspace()]
+        if self.config["token_level"] == "word":
+            return [Token(word, start, end) for word, start, end in words]
+        tokens = []
+        for word, start, end in words:
+            if len(word) == 1 or (word.isascii() and word.isalnum()):
+                tokens.append(Token(word, start, end, data={WORD_KEY: word, WORD_BOUNDARY_KEY: "S"}))
+                continue
+            last = len(word) - 1
+            for index, char in enumerate(word):
+                if char.isspace():
+                    continue
+                boundary = "B" if index == 0 else "E" if index == last else "M"
+                tokens.append(
+                    Token(char, start + index, start + index + 1, data={WORD_KEY: word, WORD_BOUNDARY_KEY: boundary})
+                )
+        return tokens
 
     # --- the hooks ----------------------------------------------------------------------------
 
