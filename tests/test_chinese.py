@@ -282,6 +282,6 @@ def test_zh_default_pipeline_is_diet_with_learned_jieba_words(tmp_path: Path) ->
     assert config.used_default_pipeline
     names = [item["name"] for item in config.pipeline]
     assert names[0] == "JiebaTokenizer" and "DIETClassifier" in names and "EntitySynonymMapper" in names
-    assert config.pipeline[0]["token_level"] == "character"
+    assert config.pipeline[0]["token_level"] == "character" and not config.pipeline[0]["learn_entity_words"]
     assert config.pipeline == default_pipeline("zh")
     assert default_pipeline("en")[0]["name"] == "WhitespaceTokenizer"
