@@ -21,6 +21,14 @@ def mostly_chinese(texts: Sequence[str]) -> bool:
     return bool(chars) and sum("\u4e00" <= c <= "\u9fff" for c in chars) >= 0.3 * len(chars)
 
 
+def jieba_words(text: str) -> list[str]:
+    """jieba's words of ``text`` (a module-level function, so a fitted model can be saved with joblib)."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    return jieba.lcut(text)
+
+
 class TfidfLogisticRegression:
     """Intent classification: TF-IDF and logistic regression (C = 10), as the data README describes.
 
@@ -36,10 +44,7 @@ class TfidfLogisticRegression:
         from sklearn.pipeline import make_pipeline, make_union
 
         if chinese:
-            import jieba
-
-            jieba.setLogLevel(60)
-            words = TfidfVectorizer(tokenizer=jieba.lcut, token_pattern=None, lowercase=True, ngram_range=(1, 2),
+            words = TfidfVectorizer(tokenizer=jieba_words, token_pattern=None, lowercase=True, ngram_range=(1, 2),
                                     sublinear_tf=True)
             characters = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         else:
