@@ -75,10 +75,32 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def provenance() -> dict[str, str]:
+    """The command line that is running (``python benchmarks/NAME.py ARGS``) and today's date (UTC)."""
+    import datetime
+    import os
+    import shlex
+
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if script is not None and script.is_relative_to(REPO):
+        script_text = script.relative_to(REPO).as_posix()
+    else:
+        script_text = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "?"
+    return {
+        "command": shlex.join(["python", script_text, *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+    }
+
+
 def write_outputs(out_dir: Path, stem: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
-    """Write ``stem.json`` and ``stem.md`` atomically; returns their paths."""
+    """Write ``stem.json`` and ``stem.md`` atomically; returns their paths.
+
+    The JSON records the command that produced it and the date (``command``, ``date``) unless ``data``
+    has them already; ``docs/generate.py`` names both above each table of the docs' benchmark pages.
+    """
     from intently.fileio import atomic_write_text
 
+    data = {**provenance(), **data}
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     atomic_write_text(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(md_path, markdown + "\n")

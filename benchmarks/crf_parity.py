@@ -122,22 +122,8 @@ def compare(name: str, train_path: Path, test_path: Path, config: Path) -> dict[
     return row
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_arguments(parser, default=["snips", "cais", "banking77"])
-    parser.add_argument("--config", type=Path, help=f"pipeline config (default: {DEFAULT_CONFIG.name})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    for name, (train, test) in EXTRA_DATASETS.items():
-        if name not in DATASETS and (SHARED_DATA / train).is_file():
-            DATASETS[name] = (train, test)
-    rows = []
-    for name, (train, test) in chosen_datasets(parser, args).items():
-        config = args.config or CONFIGS.get(name, DEFAULT_CONFIG)
-        print(f"{name}: training {config.name} on {train} ...", flush=True)
-        rows.append(compare(name, train, test, config))
-        print(rows[-1], flush=True)
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    """The page of ``crf_parity.md``, from the result rows."""
     header = ["data set", "test messages", "CRFs", "messages with a tag mismatch", "max confidence diff (abs / rel)",
               "decode p50 ms numpy / crfsuite", "extract p50 ms", "batch msg/s"]
     table = []
@@ -155,7 +141,7 @@ def main() -> None:
             f"{row['extract_p50_ms_numpy']:.3f}",
             f"{row['batch_messages_per_second_numpy']:,.0f}",
         ])
-    markdown = "\n".join([
+    return "\n".join([
         "# CRFEntityExtractor: numpy decoding against crfsuite's tagger",
         "",
         "Every test message; tags compared token by token for every CRF, confidences as",
@@ -165,6 +151,25 @@ def main() -> None:
         "",
         markdown_table(header, table),
     ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser, default=["snips", "cais", "banking77"])
+    parser.add_argument("--config", type=Path, help=f"pipeline config (default: {DEFAULT_CONFIG.name})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for name, (train, test) in EXTRA_DATASETS.items():
+        if name not in DATASETS and (SHARED_DATA / train).is_file():
+            DATASETS[name] = (train, test)
+    rows = []
+    for name, (train, test) in chosen_datasets(parser, args).items():
+        config = args.config or CONFIGS.get(name, DEFAULT_CONFIG)
+        print(f"{name}: training {config.name} on {train} ...", flush=True)
+        rows.append(compare(name, train, test, config))
+        print(rows[-1], flush=True)
+    markdown = to_markdown(rows)
     publish(args.out, "crf_parity", {"environment": environment(), "results": rows}, markdown)
 
 

@@ -65,6 +65,17 @@ def run_config(name: str, config: Any, train: TrainingData, dev: TrainingData) -
     }
 
 
+def to_markdown(results: list[dict[str, Any]]) -> str:
+    """The table of the development-split results."""
+    header = ["data (train → dev)", "seed", "system", "dev intent acc %", "dev macro-F1 %", "train s"]
+    table = [
+        [f"{r['dataset']} ({r['train_examples']} → {r['dev_examples']})", str(r["seed"]), row["system"],
+         percent(row["intent_accuracy"]), percent(row["intent_macro_f1"]), f"{row['train_seconds']:.1f}"]
+        for r in results for row in r["rows"]
+    ]
+    return markdown_table(header, table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
@@ -98,14 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"dataset": dataset, "train_file": str(train_path), "seed": seed,
                             "train_examples": len(train.training_examples), "dev_examples": len(dev.training_examples),
                             "rows": rows})
-    header = ["data (train → dev)", "seed", "system", "dev intent acc %", "dev macro-F1 %", "train s"]
-    table = [
-        [f"{r['dataset']} ({r['train_examples']} → {r['dev_examples']})", str(r["seed"]), row["system"],
-         percent(row["intent_accuracy"]), percent(row["intent_macro_f1"]), f"{row['train_seconds']:.1f}"]
-        for r in results for row in r["rows"]
-    ]
     publish(args.out, args.name, {"environment": environment(), "holdout": args.holdout, "results": results},
-            markdown_table(header, table))
+            to_markdown(results))
     return 0
 
 

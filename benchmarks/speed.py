@@ -158,6 +158,27 @@ def train_baseline(train_file: Path, target: Path) -> float:
     return seconds
 
 
+def to_markdown(data: dict[str, Any]) -> str:
+    """The table of a result file's ``systems`` (older files have no import time: "–")."""
+    header = ["system", "p50 ms", "p95 ms", "p99 ms", "batch msg/s", "import s", "load s", "archive MB", "peak RSS MB",
+              "train s"]
+    rows = []
+    for name, row in data["systems"].items():
+        rows.append([
+            name,
+            f"{row['p50_ms']:.3f}",
+            f"{row['p95_ms']:.3f}",
+            f"{row['p99_ms']:.3f}",
+            f"{row['batch_messages_per_second']:,.0f}",
+            "–" if row.get("import_seconds") is None else f"{row['import_seconds']:.3f}",
+            f"{row['load_seconds']:.3f}",
+            f"{row['archive_mb']:.2f}",
+            f"{row['peak_rss_mb']:.0f}",
+            "–" if row.get("train_seconds") is None else f"{row['train_seconds']:.1f}",
+        ])
+    return markdown_table(header, rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, model, texts_file, messages = sys.argv[2:6]
@@ -207,25 +228,6 @@ def main(argv: list[str] | None = None) -> int:
         }
     names = {"intently": f"intently ({'default pipeline' if args.model is None and args.config is None else Path(args.model or args.config).name})",
              "baseline": "TF-IDF + LogReg (sklearn, joblib)"}
-    header = ["system", "p50 ms", "p95 ms", "p99 ms", "batch msg/s", "import s", "load s", "archive MB", "peak RSS MB", "train s"]
-    table = markdown_table(
-        header,
-        [
-            [
-                names[key],
-                f"{row['p50_ms']:.3f}",
-                f"{row['p95_ms']:.3f}",
-                f"{row['p99_ms']:.3f}",
-                f"{row['batch_messages_per_second']:,.0f}",
-                f"{row['import_seconds']:.3f}",
-                f"{row['load_seconds']:.3f}",
-                f"{row['archive_mb']:.2f}",
-                f"{row['peak_rss_mb']:.0f}",
-                "–" if row["train_seconds"] is None else f"{row['train_seconds']:.1f}",
-            ]
-            for key, row in rows.items()
-        ],
-    )
     data = {
         "environment": environment(),
         "train_file": str(args.train),
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": str(args.model) if args.model else "trained by the benchmark",
         "systems": {names[k]: v for k, v in rows.items()},
     }
-    publish(args.out, args.stem, data, table)
+    publish(args.out, args.stem, data, to_markdown(data))
     return 0
 
 

@@ -37,6 +37,8 @@ class IntentlyPluginManager(pluggy.PluginManager):
         self.distributions: dict[str, str] = {}
         #: plugin name -> why it could not be loaded
         self.load_failures: dict[str, str] = {}
+        #: plugin name -> "distribution version" (or the entry point's value) of a plugin that failed
+        self.failed_distributions: dict[str, str] = {}
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Load and register every plugin of the entry-point ``group``."""
@@ -50,6 +52,7 @@ class IntentlyPluginManager(pluggy.PluginManager):
             except Exception as error:  # a broken third-party package
                 reason = f"{type(error).__name__}: {error}"
                 self.load_failures[entry_point.name] = reason
+                self.failed_distributions[entry_point.name] = dist_label or entry_point.value
                 logger.warning(
                     "Skipping intently plugin %r (%s): it failed to import: %s",
                     entry_point.name,

@@ -246,6 +246,8 @@ def test_check_component():
         config={**SMALL, "epochs": 3},
         before=["WhitespaceTokenizer", "CountVectorsFeaturizer"],
         texts=["hello there", "book a table for thai food in Oslo", "bye", "Hello, WORLD!", "a"],
+        # Entities are checked by this file's own tests, which train longer.
+        expected_failures={"check_provides": "3 epochs of this small model learn no entities"},
     )
 
 

@@ -74,3 +74,26 @@ def test_a_plugin_that_fails_to_import_is_skipped_and_reported(tmp_path, monkeyp
     with pytest.raises(ComponentNotFoundError) as info:
         registry.resolve("BrokenComponent")
     assert "Plugins that failed to load: broken (ModuleNotFoundError" in info.value.hint
+
+
+def test_intently_components_shows_plugins_that_failed_to_load(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    dist = tmp_path / "broken_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[intently]\nbroken = broken_plugin_module_xyz\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    text = subprocess.run([sys.executable, "-m", "intently", "components"], capture_output=True, text=True, env=env)
+    assert text.returncode == 0, text.stderr
+    assert "WhitespaceTokenizer  (intently 0.1.0)" in text.stdout
+    failed = text.stdout.split("Plugins that failed to load:\n", 1)[1]
+    assert failed.startswith("  broken (broken-plugin 1.0): ModuleNotFoundError: No module named 'broken_plugin_module_xyz'")
+    as_json = subprocess.run([sys.executable, "-m", "intently", "components", "--json"], capture_output=True,
+                             text=True, env=env)
+    assert as_json.returncode == 0
+    assert "WhitespaceTokenizer" in {row["name"] for row in json.loads(as_json.stdout)}
+    assert "warning: plugin broken (broken-plugin 1.0): ModuleNotFoundError" in as_json.stderr

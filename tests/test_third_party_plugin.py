@@ -94,3 +94,24 @@ def test_cli_lists_the_plugin_with_its_distribution(installed_plugin):
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["NumberEntityExtractor"]["distribution"] == "intently-numbers 0.1.0"
     assert rows["NumberEntityExtractor"]["defaults"] == {"entity_name": "number", "parse_words": True}
+
+
+def test_the_examples_own_tests_pass_against_the_installed_package(installed_plugin):
+    """The example's tests (the conformance kit, one test per check) as a plugin author runs them."""
+    env = {**os.environ, "PYTHONPATH": str(installed_plugin)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=PLUGIN_SOURCE, capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "16 passed, 1 xfailed" in result.stdout, result.stdout[-2000:]
+
+
+def test_the_example_is_in_step_with_intently_plugin_new():
+    from intently.plugin_template import PluginNames, render
+
+    generated = render(PluginNames.from_name("intently-numbers", "NumberEntityExtractor"))
+    for relative in ("pyproject.toml", "src/intently_numbers/plugin.py"):
+        assert (PLUGIN_SOURCE / relative).read_text(encoding="utf-8") == generated[relative], (
+            f"examples/third_party_plugin/{relative} differs from what `intently plugin new` writes"
+        )

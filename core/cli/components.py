@@ -13,7 +13,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
         help="list every registered component with its plugin and default config",
         description=(
             "List every component registered through the 'intently' entry point: "
-            "the built-in ones and those of installed third-party plugins."
+            "the built-in ones and those of installed third-party plugins, each with the "
+            "distribution and version that provides it; then the plugins that failed to load, "
+            "with the reason (on standard error with --json)."
         ),
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -21,7 +23,16 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from intently.plugin_manager import get_plugin_manager
     from intently.registry import get_registry
+
+    manager = get_plugin_manager()
+    failures = [
+        f"{name} ({manager.failed_distributions.get(name, '?')}): {reason}"
+        for name, reason in sorted(manager.load_failures.items())
+    ]
 
     rows = []
     for registered in get_registry():
@@ -40,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
+        for failure in failures:
+            print(f"warning: plugin {failure}", file=sys.stderr)
         return 0
     for row in rows:
         print(f"{row['name']}  ({row['distribution']})")
@@ -52,4 +65,8 @@ def run(args: argparse.Namespace) -> int:
             for key, value in row["defaults"].items():
                 print(f"    {key}: {json.dumps(value, default=str)}")
         print()
+    if failures:
+        print("Plugins that failed to load:")
+        for failure in failures:
+            print(f"  {failure}")
     return 0

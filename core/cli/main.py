@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from intently import __version__
-from intently.cli import components, data, parse, recipe, run, test, train
+from intently.cli import components, data, parse, plugin, recipe, run, test, train
 from intently.cli.common import configure_logging, logging_parent
 from intently.errors import IntentlyError, UsageError
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_parser(commands, [parent])
     data.add_parser(commands, [parent])
     components.add_parser(commands, [parent])
+    plugin.add_parser(commands, [parent])
     recipe.add_parser(commands, [parent])
     run.add_parser(commands, [parent])
     return parser
