@@ -26,12 +26,14 @@ suggests for keeping it whole, so a known name glued to its neighbours
 (``播放周杰伦的歌``) comes out as one token; and a dictionary word that an
 annotation starts or ends inside (``英文歌`` in ``[英文](song_language)歌``)
 gets the frequency jieba suggests for splitting it there. Once words are
-learned (the training data has entities), segmentation runs without jieba's HMM (which guesses new words by gluing unknown
-characters to their neighbours, across entity boundaries): an unknown name is
-a run of one-character tokens, which an entity tagger can still cover
-exactly. On CAIS this makes 100 % of the training annotations and 99.3 % of
-the dev annotations fall on token boundaries (95.7 % and 96.3 % with plain
-jieba). The learned words are persisted with the model as a plain text word
+learned (the training data has entities), segmentation runs without jieba's
+HMM (which guesses new words by gluing unknown characters to their
+neighbours, across entity boundaries): an unknown name is a run of
+one-character tokens, which an entity tagger can still cover exactly. On CAIS
+this makes 99.6 % of the training annotations and 99.1 % of the dev
+annotations fall on token boundaries (95.7 % and 96.3 % with plain jieba).
+As word-boundary features it cost entity F1 on CAIS dev (docs/chinese.md),
+so the zh default pipeline turns it off. The learned words are persisted with the model as a plain text word
 list in jieba's dictionary format (``learned_words.txt``, ``word frequency``
 per line) and used at parse time; finetuning learns the new data's words on
 top of the loaded ones. ``false`` gives Rasa's segmentation (main dictionary
