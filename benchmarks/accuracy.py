@@ -4,13 +4,16 @@
     python benchmarks/accuracy.py --dataset snips-100 banking77-30
     python benchmarks/accuracy.py --train my/train.yml --test my/test.yml --config default config.yml
     python benchmarks/accuracy.py --dataset snips-100 --config default benchmarks/configs/diet.yml --seeds 1 2
+    python benchmarks/accuracy.py --dataset snips --config benchmarks/configs/diet.yml --seeds 1 2
+    python benchmarks/accuracy.py --dataset cais --stem accuracy-cais --save-models models/
 
 For each data set, trains every config (default: intently's default
-pipeline) and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic
-regression for intents, and a plain CRF for entities when the data has
+pipeline, for mostly-Chinese training data the ``language: zh`` default)
+and the references — TF-IDF (word 1-2 + char_wb 1-4) with logistic regression for intents, and a plain CRF for entities when the data has
 entities — on the training file, scores them on the test file, and writes
 ``accuracy.json`` and ``accuracy.md`` (intent accuracy, macro-F1, exact-span
-entity micro-F1, training seconds) into ``--out``. Never scored on training data.
+entity micro-F1, training seconds) into ``--out`` (``--stem`` names them). ``--save-models DIR`` keeps
+each trained archive, for ``speed.py --model``. Never scored on training data.
 
 With ``--seeds A B ...`` every system is trained once per seed: the seed is
 set as ``random_seed`` (DIET, ResponseSelector, ...) and ``random_state``
@@ -52,12 +55,17 @@ from intently.evaluation import evaluate, label_report, span_report  # noqa: E40
 from intently.training_data import TrainingData  # noqa: E402
 
 
-def run_intently(name: str, config: Any, train: TrainingData, test: TrainingData) -> dict[str, Any]:
+def run_intently(
+    name: str, config: Any, train: TrainingData, test: TrainingData, save_to: Path | None = None
+) -> dict[str, Any]:
     started = time.perf_counter()
     interpreter = intently.Trainer(config).train(train)
     seconds = time.perf_counter() - started
     result = evaluate(interpreter, test)
     row: dict[str, Any] = {"system": name, "train_seconds": seconds}
+    if save_to is not None:
+        archive = interpreter.persist(save_to)
+        row["archive"] = str(archive)
     classifies_intents = any(INTENT in component.provides for component in interpreter.pipeline)
     if result.intent_report and classifies_intents:
         row["intent_accuracy"] = result.intent_report["accuracy"]
@@ -94,7 +102,8 @@ def run_intent_baseline(train: TrainingData, test: TrainingData, seed: int | Non
 
 def run_entity_baseline(train: TrainingData, test: TrainingData) -> dict[str, Any]:
     started = time.perf_counter()
-    model = ReferenceCRF().fit(train.training_examples)
+    chinese = mostly_chinese([m.text for m in train.training_examples[:500]])
+    model = ReferenceCRF(characters=chinese).fit(train.training_examples)
     seconds = time.perf_counter() - started
     predicted = model.predict([m.text for m in test.training_examples])
     gold = [(i, e.start, e.end, e.entity) for i, m in enumerate(test.training_examples) for e in m.entities]
@@ -115,7 +124,7 @@ METRICS = ("intent_accuracy", "intent_macro_f1", "entity_precision", "entity_rec
            "train_seconds")
 
 
-def seeded_config(config: str | None, seed: int) -> Any:
+def seeded_config(config: Any, seed: int) -> Any:
     """The resolved config with ``seed`` as ``random_seed``/``random_state`` on every component that has the key."""
     from intently.registry import get_registry
 
@@ -153,15 +162,19 @@ def combine_seeds(runs: list[dict[str, Any]], seeds: list[int | None]) -> dict[s
 def benchmark_dataset(
     name: str, train_path: Path, test_path: Path, configs: list[tuple[str, Any]], baselines: bool,
     seeds: list[int | None],
+    save_to: Path | None = None,
 ):
     train, test = intently.load_data(train_path), intently.load_data(test_path)
     logging.info("%s: %d training, %d test examples", name, len(train.training_examples), len(test.training_examples))
     runs: dict[str, list[dict[str, Any]]] = {}
+    if mostly_chinese([m.text for m in train.training_examples[:500]]):
+        # Chinese training data gets the zh default pipeline when no config is named.
+        configs = [(n + " (zh)", {"language": "zh"}) if c is None else (n, c) for n, c in configs]
     for seed in seeds:
         for config_name, config in configs:
             logging.info("%s: training %s (seed %s)", name, config_name, seed)
             chosen = config if seed is None else seeded_config(config, seed)
-            runs.setdefault(config_name, []).append(run_intently(config_name, chosen, train, test))
+            runs.setdefault(config_name, []).append(run_intently(config_name, chosen, train, test, save_to))
         if baselines:
             row = run_intent_baseline(train, test, seed)
             runs.setdefault(row["system"], []).append(row)
@@ -233,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--random-seed", type=int, default=None, help="the same as --seeds with one seed")
     parser.add_argument("--no-baselines", action="store_true", help="leave out the reference systems")
-    parser.add_argument("--name", default="accuracy", help="output file stem (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
+    parser.add_argument("--stem", "--name", dest="stem", default="accuracy", help="output file names: STEM.json, STEM.md (default: %(default)s)")
+    parser.add_argument("--save-models", type=Path, default=None, help="keep the trained archives in this folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("intently").setLevel(logging.WARNING)
@@ -252,10 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     seeds: list[int | None] = args.seeds or ([args.random_seed] if args.random_seed is not None else [None])
 
     results = [
-        benchmark_dataset(n, tr, te, configs, not args.no_baselines, seeds) for n, (tr, te) in datasets.items()
+        benchmark_dataset(n, tr, te, configs, not args.no_baselines, seeds, args.save_models)
+        for n, (tr, te) in datasets.items()
     ]
     markdown = to_markdown(results)
-    publish(args.out, args.name, {"environment": environment(), "seeds": seeds, "results": results}, markdown)
+    publish(args.out, args.stem, {"environment": environment(), "seeds": seeds, "results": results}, markdown)
     return 0
 
 

@@ -21,6 +21,14 @@ def mostly_chinese(texts: Sequence[str]) -> bool:
     return bool(chars) and sum("\u4e00" <= c <= "\u9fff" for c in chars) >= 0.3 * len(chars)
 
 
+def jieba_words(text: str) -> list[str]:
+    """jieba's words of ``text`` (a module-level function, so a fitted model can be saved with joblib)."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    return jieba.lcut(text)
+
+
 class TfidfLogisticRegression:
     """Intent classification: TF-IDF and logistic regression (C = 10), as the data README describes.
 
@@ -36,10 +44,7 @@ class TfidfLogisticRegression:
         from sklearn.pipeline import make_pipeline, make_union
 
         if chinese:
-            import jieba
-
-            jieba.setLogLevel(60)
-            words = TfidfVectorizer(tokenizer=jieba.lcut, token_pattern=None, lowercase=True, ngram_range=(1, 2),
+            words = TfidfVectorizer(tokenizer=jieba_words, token_pattern=None, lowercase=True, ngram_range=(1, 2),
                                     sublinear_tf=True)
             characters = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         else:
@@ -82,19 +87,53 @@ def _token_features(words: list[str], i: int) -> dict[str, object]:
     return features
 
 
+def _character_features(chars: list[str], i: int) -> dict[str, object]:
+    """The data README's CAIS reference: ±1 character: the character, digit, ASCII letter."""
+    features: dict[str, object] = {"bias": 1.0}
+    for offset in (-1, 0, 1):
+        j = i + offset
+        if 0 <= j < len(chars):
+            char = chars[j]
+            prefix = f"{offset}:"
+            features.update(
+                {prefix + "char": char, prefix + "digit": char.isdigit(),
+                 prefix + "ascii": char.isascii() and char.isalpha()}
+            )
+        elif offset == -1:
+            features["BOS"] = True
+        else:
+            features["EOS"] = True
+    return features
+
+
 class ReferenceCRF:
-    """Entity extraction with a plain CRF over BIO tags of whitespace tokens."""
+    """Entity extraction with a plain CRF over BIO tags of whitespace tokens.
+
+    ``characters=True`` (Chinese): one token per non-space character, the
+    features of :func:`_character_features` and 100 iterations (the data
+    README's character CRF reference for CAIS).
+    """
 
     name = "CRF (reference)"
 
-    def __init__(self) -> None:
+    def __init__(self, *, characters: bool = False) -> None:
         from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
 
         self.tokenizer = WhitespaceTokenizer()
+        self.characters = characters
+        if characters:
+            self.name = "character CRF (reference)"
         self.crf = None
 
     def _tokens(self, text: str):
+        if self.characters:
+            from intently.message import Token
+
+            return [Token(c, i, i + 1) for i, c in enumerate(text) if not c.isspace()]
         return self.tokenizer.tokens_for(text)
+
+    def _features(self, words: list[str], i: int) -> dict[str, object]:
+        return _character_features(words, i) if self.characters else _token_features(words, i)
 
     def fit(self, examples: Sequence[Message]) -> ReferenceCRF:
         import sklearn_crfsuite
@@ -108,9 +147,10 @@ class ReferenceCRF:
                 inside = [k for k, t in enumerate(tokens) if t.start >= entity.start and t.end <= entity.end]
                 for n, k in enumerate(inside):
                     labels[k] = ("B-" if n == 0 else "I-") + entity.entity
-            sequences.append([_token_features(words, i) for i in range(len(words))])
+            sequences.append([self._features(words, i) for i in range(len(words))])
             tags.append(labels)
-        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=0.1, c2=0.1, max_iterations=50)
+        iterations = 100 if self.characters else 50
+        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=0.1, c2=0.1, max_iterations=iterations)
         self.crf.fit(sequences, tags)
         return self
 
@@ -118,7 +158,7 @@ class ReferenceCRF:
         """Entity spans ``(start, end, entity)`` per text."""
         assert self.crf is not None, "fit first"
         all_tokens = [self._tokens(text) for text in texts]
-        sequences = [[_token_features([t.text for t in tokens], i) for i in range(len(tokens))] for tokens in all_tokens]
+        sequences = [[self._features([t.text for t in tokens], i) for i in range(len(tokens))] for tokens in all_tokens]
         results = []
         for tokens, tags in zip(all_tokens, self.crf.predict(sequences)):
             spans: list[tuple[int, int, str]] = []

@@ -192,7 +192,7 @@ def test_declarations() -> None:
     assert LexicalSyntacticFeaturizer.provides == (SPARSE_FEATURES,)
     assert SUPPORTED_FEATURES == (
         "BOS", "EOS", "digit", "low", "pos", "pos2", "prefix2", "prefix5",
-        "suffix1", "suffix2", "suffix3", "suffix5", "title", "upper",
+        "suffix1", "suffix2", "suffix3", "suffix5", "text", "title", "upper", "word", "word_boundary",
     )  # fmt: skip
     with pytest.raises(ComponentConfigError, match="did you mean"):
         LexicalSyntacticFeaturizer({"feature": [["low"]]})

@@ -167,6 +167,7 @@ def test_declarations() -> None:
         "intent_split_symbol": "_",
         "token_pattern": None,
         "prefix_separator_symbol": None,
+        "split_tokens_at_entities": True,
     }
     validate_pipeline([WhitespaceTokenizer], "zh")  # accepted, with a warning at training
 

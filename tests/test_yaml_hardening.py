@@ -161,8 +161,13 @@ def test_config_yaml_tricks_are_config_errors(text: str, tmp_path: Path) -> None
     assert caught.value.file == str(path)
 
 
-@pytest.mark.parametrize("text", ["", "pipeline: []\n", "language: zh\npipeline:\n"])
-def test_default_pipeline_is_announced_by_train(text: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(("text", "classifier"), [
+    ("", "LogisticRegressionClassifier"),
+    ("pipeline: []\n", "LogisticRegressionClassifier"),
+    ("language: zh\npipeline:\n", "DIETClassifier"),  # the zh default (docs/chinese.md)
+])
+def test_default_pipeline_is_announced_by_train(text: str, classifier: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "config.yml").write_text(text, encoding="utf-8")
     (tmp_path / "d.yml").write_text(
         "nlu:\n- intent: greet\n  examples: |\n    - 你好\n    - hi\n- intent: bye\n  examples: |\n"
@@ -170,7 +175,7 @@ def test_default_pipeline_is_announced_by_train(text: str, tmp_path: Path, capsy
     assert main(["train", "-c", str(tmp_path / "config.yml"), "--data", str(tmp_path / "d.yml"),
                  "--out", str(tmp_path / "models")]) == 0
     err = capsys.readouterr().err
-    assert "using the default pipeline" in err and "LogisticRegressionClassifier" in err
+    assert "using the default pipeline" in err and classifier in err
 
 
 # --- --out ----------------------------------------------------------------------------------------------

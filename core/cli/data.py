@@ -21,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction, parents: list[argparse.Ar
             "Read the training data and report errors (exit code 1) and warnings: "
             "examples under two intents, intents without examples, regexes that do "
             "not compile, conflicting synonyms and more, each with file and line. "
+            "Entity annotations that do not start and end at token boundaries are "
+            "listed too (tokenized by the config's tokenizer: --config, else "
+            "./config.yml when present, else the default pipeline's). "
             "With --config, also check that the pipeline can be built."
         ),
     )
@@ -76,10 +79,19 @@ def run_validate(args: argparse.Namespace) -> int:
     report = validate_training_data(training_data)
     for problem in report.errors + report.warnings:
         note(_format(problem))
+    unaligned = _unaligned_annotations(training_data, args.config)
+    for annotation in unaligned:
+        note(f"warning: {annotation.describe()}")
+    if unaligned:
+        note(
+            f"warning: {len(unaligned)} entity annotation(s) do not start and end at token boundaries; "
+            "training splits those tokens at the annotation boundaries (split_tokens_at_entities), "
+            "except where a boundary falls between tokens"
+        )
     # Problems found while reading (skipped files, literal brackets, ...).
     for warning in training_data.warnings:
         note(f"warning: {warning}")
-    warnings = len(report.warnings) + len(training_data.warnings)
+    warnings = len(report.warnings) + len(training_data.warnings) + len(unaligned)
     examples = len(training_data.training_examples)
     note(
         f"{examples} examples, {len(training_data.intents)} intents, "
@@ -89,6 +101,39 @@ def run_validate(args: argparse.Namespace) -> int:
     if report.errors or (args.fail_on_warnings and warnings):
         return 1
     return 0
+
+
+def _unaligned_annotations(training_data, config_path):  # noqa: ANN001, ANN202 - TrainingData, list
+    """The annotations that cut through the tokens of the config's tokenizer (see :mod:`tokenizer`)."""
+    from pathlib import Path
+
+    from intently.cli.common import DEFAULT_CONFIG
+    from intently.config import GRAPH_RECIPE, load_config
+    from intently.plugins.tokenizers.tokenizer import Tokenizer
+    from intently.registry import get_registry
+
+    if not training_data.entities:
+        return []
+    if config_path is None and Path(DEFAULT_CONFIG).is_file():
+        config_path = DEFAULT_CONFIG
+    model_config = load_config(config_path)
+    if model_config.recipe == GRAPH_RECIPE:
+        return []
+    registry = get_registry()
+    for spec in model_config.pipeline:
+        component_class = registry.resolve(spec["name"])
+        if isinstance(component_class, type) and issubclass(component_class, Tokenizer):
+            if component_class.requires:
+                note(
+                    f"note: {spec['name']} needs {', '.join(component_class.requires)} from an earlier "
+                    "component: token alignment of the annotations is checked when training"
+                )
+                return []
+            options = {key: value for key, value in spec.items() if key != "name"}
+            tokenizer = component_class(options)
+            tokenizer.prepare(training_data)
+            return tokenizer.tokenize_training_examples(training_data.training_examples)
+    return []
 
 
 def run_split(args: argparse.Namespace) -> int:

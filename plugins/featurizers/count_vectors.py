@@ -54,6 +54,14 @@ message, what the intent classifiers read); the sequence features stay
 counts. The document frequencies are learned with the vocabulary and
 recomputed from the new data when finetuning, new n-grams included.
 
+**Languages written without spaces** (``language`` zh, ja, th, lo, km, my):
+with ``analyzer: char`` the sentence n-grams are formed over the tokens
+joined without a space (Rasa joins them with one), so ``播放周杰伦`` gives
+``放周`` and not n-grams of a space the text never had; ``word`` and
+``char_wb`` need no change (jieba's tokens are the words; ``char_wb`` pads
+each word). The choice is persisted with the model. For every other language
+nothing changes.
+
 Parsing needs no scikit-learn: n-grams are looked up in a dict (with a cache of
 token rows) and one CSR matrix of sequence features and one of sentence
 features are built for the whole batch from flat numpy arrays. State is
@@ -275,6 +283,8 @@ class CountVectorsFeaturizer(Component):
         #: (1.0 in reserved columns); None otherwise or until trained.
         self.idf: np.ndarray | None = None
         self._cache: dict[str, _Row] = {}
+        #: What joins the tokens for ``char`` sentence n-grams ("" for languages without spaces).
+        self.token_separator: str = " "
 
     # --- config ------------------------------------------------------------------------
 
@@ -398,7 +408,7 @@ class CountVectorsFeaturizer(Component):
         if self.analyzer == "word":
             words = [word for unit in units for word in unit]
             return word_ngrams(words, self.min_ngram, self.max_ngram)
-        return char_ngrams(" ".join(units), self.min_ngram, self.max_ngram) if units else []
+        return char_ngrams(self.token_separator.join(units), self.min_ngram, self.max_ngram) if units else []
 
     def _train_oov(self) -> Callable[[str], str] | None:
         if self.oov_token is None or not self.oov_words:
@@ -574,6 +584,11 @@ class CountVectorsFeaturizer(Component):
                 columns are left; ``max_df`` admits fewer examples than ``min_df``.
         """
         examples = training_data.training_examples
+        if not (self.finetune_mode and self.vocabulary is not None):
+            from intently.config import NO_WHITESPACE_LANGUAGES
+
+            language = getattr(config, "language", None)
+            self.token_separator = "" if language in NO_WHITESPACE_LANGUAGES else " "
         self._warn_about_config()
         self._resolve_stop_words()
         oov = self._train_oov()
@@ -643,11 +658,14 @@ class CountVectorsFeaturizer(Component):
         }
         if self.idf is not None:
             state["idf"] = self.idf[: len(self.vocabulary)].tolist()
-        return {
+        meta = {
             "vocabulary_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
             "vocabulary_size": len(self.vocabulary),
             "dimension": self.vocabulary.dimension,
         }
+        if self.token_separator != " ":
+            meta["token_separator"] = self.token_separator
+        return meta
 
     @classmethod
     def load(
@@ -671,6 +689,10 @@ class CountVectorsFeaturizer(Component):
             instance.stop_words = frozenset(stop_words) if stop_words is not None else None
             if instance.config["use_idf"]:
                 instance.idf = _stored_idf(state.get("idf"), instance.vocabulary)
+            separator = (meta.get("meta") or {}).get("token_separator", " ")
+            if separator not in ("", " "):
+                raise ValueError(f"token_separator {separator!r} is neither '' nor ' '")
+            instance.token_separator = separator
         return instance
 
     # --- training helpers ---------------------------------------------------------------------

@@ -22,6 +22,11 @@ The feature names and their values (Rasa's, from ``token.text``):
 ``pos``    the token's part-of-speech tag, ``token.data["pos"]``, as set by
            a tokenizer that tags (none of the built-in ones does)
 ``pos2``   its first two characters
+``text``   the token's text
+``word``   the word a character token belongs to, ``token.data["word"]``
+``word_boundary`` the character's place in that word, ``B``/``M``/``E``/``S``
+           (``token.data["word_boundary"]``); both set by JiebaTokenizer
+           with ``token_level: character``, absent otherwise
 ========== ==================================================================
 
 Each (window position, feature name, value) seen in the training data is a
@@ -36,6 +41,17 @@ differs from Rasa:
 * Both values of the yes/no features (``BOS``, ``EOS``, ``low``, ``upper``,
   ``title``, ``digit``) have a column from the start, seen or not, so they
   never need reserved room.
+
+**Scripts without case** (``language`` zh, ja, th, lo, km, my, ko — see
+:data:`CASELESS_LANGUAGES`): ``low``, ``title`` and ``upper`` are the same
+for every token of such text, so when ``features`` is left at its default
+the featurizer uses :data:`CASELESS_FEATURES` instead (the characters at the
+start and end of the token and its neighbours, digits, BOS/EOS), or, for
+character tokens with word boundaries (JiebaTokenizer's ``token_level:
+character``), :data:`CHARACTER_FEATURES` (two characters either side, each
+with its place in its jieba word, and the middle one's word), and logs it; the window used is persisted with the model. An explicit ``features``
+is used as written (a warning names case features that carry nothing), and
+for every other language nothing changes.
 
 **Sentence features**: none, as in Rasa 3.6 (its featurizer attaches only
 sequence features). Intent classifiers that read sentence features do not see
@@ -84,22 +100,30 @@ END_OF_SENTENCE = "EOS"
 #: Token data key of a part-of-speech tag (Rasa's ``POS_TAG_KEY``).
 POS_TAG_KEY = "pos"
 
-# A token's feature values from (text, part-of-speech tag); None: no feature.
-_TokenFunction = Callable[[str, "str | None"], "str | None"]
+#: Token data keys of the word a character token belongs to and its place in it
+#: (``B``, ``M``, ``E``, ``S``), as JiebaTokenizer's ``token_level: character`` sets them.
+WORD_KEY = "word"
+WORD_BOUNDARY_KEY = "word_boundary"
+
+# A token's feature values from its key (text, part-of-speech tag, word, word boundary); None: no feature.
+_TokenFunction = Callable[["_Key"], "str | None"]
 
 TOKEN_FEATURES: dict[str, _TokenFunction] = {
-    "low": lambda text, pos: str(text.islower()),
-    "title": lambda text, pos: str(text.istitle()),
-    "upper": lambda text, pos: str(text.isupper()),
-    "digit": lambda text, pos: str(text.isdigit()),
-    "prefix5": lambda text, pos: text[:5],
-    "prefix2": lambda text, pos: text[:2],
-    "suffix5": lambda text, pos: text[-5:],
-    "suffix3": lambda text, pos: text[-3:],
-    "suffix2": lambda text, pos: text[-2:],
-    "suffix1": lambda text, pos: text[-1:],
-    "pos": lambda text, pos: pos,
-    "pos2": lambda text, pos: pos[:2] if pos is not None else None,
+    "low": lambda key: str(key[0].islower()),
+    "title": lambda key: str(key[0].istitle()),
+    "upper": lambda key: str(key[0].isupper()),
+    "digit": lambda key: str(key[0].isdigit()),
+    "prefix5": lambda key: key[0][:5],
+    "prefix2": lambda key: key[0][:2],
+    "suffix5": lambda key: key[0][-5:],
+    "suffix3": lambda key: key[0][-3:],
+    "suffix2": lambda key: key[0][-2:],
+    "suffix1": lambda key: key[0][-1:],
+    "pos": lambda key: key[1],
+    "pos2": lambda key: key[1][:2] if key[1] is not None else None,
+    "text": lambda key: key[0],
+    "word": lambda key: key[2],
+    "word_boundary": lambda key: key[3],
 }
 POSITION_FEATURES = (BEGIN_OF_SENTENCE, END_OF_SENTENCE)
 #: Every feature name ``features`` may use.
@@ -108,12 +132,31 @@ SUPPORTED_FEATURES = tuple(sorted([*TOKEN_FEATURES, *POSITION_FEATURES]))
 BOOLEAN_FEATURES = frozenset({"BOS", "EOS", "low", "title", "upper", "digit"})
 BOOLEAN_VALUES = ("False", "True")
 
+#: Languages whose scripts have no letter case (the default window's case features carry nothing there).
+CASELESS_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "ko"})
+#: Case-free features for those languages: the window's first and last characters, digits, position.
+CASELESS_FEATURES: list[list[str]] = [
+    ["prefix2", "suffix2"],
+    ["BOS", "EOS", "digit", "prefix2", "suffix2", "suffix1"],
+    ["prefix2", "suffix2"],
+]
+#: The same for character tokens (JiebaTokenizer ``token_level: character``): two characters
+#: either side, each with its place in its jieba word; the middle one with its word too.
+CHARACTER_FEATURES: list[list[str]] = [
+    ["text", "word_boundary"],
+    ["text", "word_boundary"],
+    ["BOS", "EOS", "digit", "text", "word", "word_boundary"],
+    ["text", "word_boundary"],
+    ["text", "word_boundary"],
+]
+CASE_FEATURES = frozenset({"low", "title", "upper"})
+
 FILE_SUFFIX = ".lexical.json"
 FORMAT_VERSION = 1
 #: Token rows kept in the parse-time cache before it is emptied.
 CACHE_LIMIT = 100_000
 
-_Key = tuple[str, "str | None"]
+_Key = tuple[str, "str | None", "str | None", "str | None"]
 
 
 def feature_item(position: int, name: str, value: str) -> str:
@@ -149,7 +192,12 @@ class LexicalSyntacticFeaturizer(Component):
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
-        self.feature_config: list[list[str]] = [list(names) for names in self.config["features"]]
+        self.vocabulary: Vocabulary | None = None
+        self._configure(self.config["features"])
+
+    def _configure(self, features: list[list[str]]) -> None:
+        """Set the feature window (the columns' layout) and empty the caches."""
+        self.feature_config: list[list[str]] = [list(names) for names in features]
         self.offsets: list[int] = window_offsets(len(self.feature_config))
         # (window position, relative offset, name) of every token feature, in column-table order.
         self._token_combos: list[tuple[int, int, str]] = [
@@ -169,7 +217,6 @@ class LexicalSyntacticFeaturizer(Component):
         for column, (_, offset, _) in enumerate(self._token_combos):
             start = self._slices[offset].start if offset in self._slices else column
             self._slices[offset] = slice(start, column + 1)
-        self.vocabulary: Vocabulary | None = None
         # Parse-time cache: a token key's row in a table of its feature columns
         # (-1: no column); row 0 is the blank row of positions outside a message.
         self._rows: dict[_Key, int] = {}
@@ -225,8 +272,7 @@ class LexicalSyntacticFeaturizer(Component):
         ]
 
     def _token_values(self, key: _Key) -> list[str | None]:
-        text, pos = key
-        return [TOKEN_FEATURES[name](text, pos) for _, _, name in self._token_combos]
+        return [TOKEN_FEATURES[name](key) for _, _, name in self._token_combos]
 
     def _key_ids(self, messages: Sequence[Message]) -> tuple[np.ndarray, list[_Key], np.ndarray]:
         """Tokens per message, the distinct token keys, and each token's key index."""
@@ -265,6 +311,8 @@ class LexicalSyntacticFeaturizer(Component):
                 reserved columns are free.
         """
         examples = training_data.training_examples
+        if not (self.finetune_mode and self.vocabulary is not None):
+            self._choose_window(getattr(config, "language", None), examples)
         self._warn_about_pos(examples)
         seen = self._seen_items(examples)
         if self.finetune_mode and self.vocabulary is not None:
@@ -293,6 +341,36 @@ class LexicalSyntacticFeaturizer(Component):
             )
         self._reset_cache()
         self.process(examples)
+
+    def _choose_window(self, language: str | None, examples: Sequence[Message]) -> None:
+        """For a caseless language when ``features`` is the default: :data:`CASELESS_FEATURES`,
+        or :data:`CHARACTER_FEATURES` when the tokens are characters with word boundaries."""
+        if language not in CASELESS_LANGUAGES:
+            return
+        if self.config["features"] == self.defaults["features"]:
+            characters = any(
+                WORD_BOUNDARY_KEY in token.data for message in examples[:50] for token in message.tokens or []
+            )
+            window = CHARACTER_FEATURES if characters else CASELESS_FEATURES
+            if self.feature_config != window:
+                logger.info(
+                    "%s: language %r has no letter case: using the window %s instead of the default "
+                    "case features",
+                    self.unique_name,
+                    language,
+                    window,
+                )
+                self._configure(window)
+            return
+        case = sorted({name for names in self.feature_config for name in names} & CASE_FEATURES)
+        if case:
+            logger.warning(
+                "%s: features %s look at letter case, which %r text does not have; they are the "
+                "same for almost every token",
+                self.unique_name,
+                ", ".join(case),
+                language,
+            )
 
     def _seen_items(self, examples: Sequence[Message]) -> set[str]:
         """The token-feature items that occur in the windows of ``examples``."""
@@ -450,6 +528,7 @@ class LexicalSyntacticFeaturizer(Component):
         state = {"vocabulary": self.vocabulary.to_dict()}
         return {
             "vocabulary_file": save_json_state(model_dir, f"{file_name}{FILE_SUFFIX}", state, FORMAT_VERSION),
+            "features": self.feature_config,
             "vocabulary_size": len(self.vocabulary),
             "dimension": self.vocabulary.dimension,
         }
@@ -470,6 +549,10 @@ class LexicalSyntacticFeaturizer(Component):
         if not file_name:
             return instance
         with reading_state(instance, file_name):
+            features = (meta.get("meta") or {}).get("features")
+            if features is not None:
+                instance.validate_config({**instance.config, "features": features})
+                instance._configure(features)
             state = load_json_state(model_dir, file_name, FORMAT_VERSION)
             instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])
             # Every item must read as "position:feature:value" (a damaged file
@@ -480,8 +563,15 @@ class LexicalSyntacticFeaturizer(Component):
 
 
 def _token_key(token: Token) -> _Key:
-    pos = token.data.get(POS_TAG_KEY) if token.data else None
-    return token.text, (None if pos is None else str(pos))
+    if not token.data:
+        return token.text, None, None, None
+    pos, word, boundary = (token.data.get(k) for k in (POS_TAG_KEY, WORD_KEY, WORD_BOUNDARY_KEY))
+    return (
+        token.text,
+        None if pos is None else str(pos),
+        None if word is None else str(word),
+        None if boundary is None else str(boundary),
+    )
 
 
 def _ordered(items: Sequence[str] | set[str]) -> list[str]:

@@ -5,8 +5,8 @@ imported when a ``JiebaTokenizer`` is created, so importing intently, and
 pipelines without this tokenizer, never load it; without it, creating the
 component raises :class:`~intently.errors.MissingDependencyError`.
 
-Config keys (Rasa 3.x): ``dictionary_path`` (default None) and the
-tokenizer keys of :class:`~intently.plugins.tokenizers.tokenizer.Tokenizer`
+Config keys: ``dictionary_path`` (Rasa's, default None),
+``learn_entity_words`` (intently's, default true) and the tokenizer keys of :class:`~intently.plugins.tokenizers.tokenizer.Tokenizer`
 (``intent_tokenization_flag``, ``intent_split_symbol``, ``token_pattern``,
 ``prefix_separator_symbol``).
 
@@ -17,6 +17,35 @@ files are read when the component trains and their contents are persisted in
 the component's own model folder, so a loaded model segments text the same
 way without the original folder. Finetuning keeps the persisted dictionary
 (a different segmentation would shift the featurizers' vocabulary).
+
+``learn_entity_words`` (default true) makes the segmentation follow the
+training data's annotations (:func:`learn_words`): the surface texts of the
+entity annotations and the elements of the lookup tables become dictionary
+words (two or more characters, no whitespace), each with the frequency jieba
+suggests for keeping it whole, so a known name glued to its neighbours
+(``播放周杰伦的歌``) comes out as one token; and a dictionary word that an
+annotation starts or ends inside (``英文歌`` in ``[英文](song_language)歌``)
+gets the frequency jieba suggests for splitting it there. Once words are
+learned (the training data has entities), segmentation runs without jieba's
+HMM (which guesses new words by gluing unknown characters to their
+neighbours, across entity boundaries): an unknown name is a run of
+one-character tokens, which an entity tagger can still cover exactly. Far
+more annotations then fall on token boundaries, but as word-boundary
+features it cost entity F1 on CAIS dev (both measured in docs/chinese.md),
+so the zh default pipeline turns it off. The learned words are persisted with the model as a plain text word
+list in jieba's dictionary format (``learned_words.txt``, ``word frequency``
+per line) and used at parse time; finetuning learns the new data's words on
+top of the loaded ones. ``false`` gives Rasa's segmentation (main dictionary
+and user dictionaries, HMM on).
+
+``token_level`` (intently's, default ``word``, Rasa's tokens): ``character``
+makes every Chinese character a token (a run of ASCII letters and digits
+stays one token), with its jieba word in ``token.data["word"]`` and its place
+in that word (``B``, ``M``, ``E``, ``S``) in ``token.data["word_boundary"]``:
+the character sequence with word-boundary features that Chinese NER systems
+use, so every annotation falls on token boundaries and an unseen name is
+tagged character by character; LexicalSyntacticFeaturizer's default window
+for zh then reads those features.
 
 Where it differs from Rasa, on purpose:
 
@@ -46,11 +75,14 @@ import logging
 import threading
 import time
 import weakref
+from collections import Counter
 from pathlib import Path
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
+from intently.fileio import atomic_write_text
 from intently.message import Token
 from intently.plugins.tokenizers.tokenizer import Tokenizer
 
@@ -63,6 +95,13 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 #: Folder, inside the component's model folder, of the persisted user dictionaries.
 DICTIONARY_FOLDER = "user_dictionaries"
+#: ``token_level`` values.
+TOKEN_LEVELS = ("word", "character")
+#: Token data keys set with ``token_level: character`` (read by LexicalSyntacticFeaturizer).
+WORD_KEY = "word"
+WORD_BOUNDARY_KEY = "word_boundary"
+#: File, inside the component's model folder, of the learned words (one per line).
+LEARNED_WORDS_FILE = "learned_words.txt"
 
 _lock = threading.Lock()
 _base: Any = None  # the jieba.Tokenizer with only the main dictionary, loaded once
@@ -92,12 +131,15 @@ def import_jieba() -> ModuleType:
     return jieba
 
 
-def jieba_tokenizer(dictionaries: list[tuple[str, str]]) -> Any:
-    """A ``jieba.Tokenizer`` with the main dictionary and the given user dictionaries.
+def jieba_tokenizer(dictionaries: list[tuple[str, str]], words: Mapping[str, int] | None = None) -> Any:
+    """A ``jieba.Tokenizer`` with the main dictionary, the given user dictionaries and words.
 
-    ``dictionaries`` are ``(name, text)`` pairs. Tokenizers are shared: one for
-    no user dictionary, one per distinct set of user dictionaries (while in use).
+    ``dictionaries`` are ``(name, text)`` pairs; ``words`` (word -> frequency,
+    see :func:`learn_words`) are set after them. Tokenizers are shared: one
+    for no user dictionary and no words, one per distinct combination (while
+    in use).
     """
+    words = words or {}
     global _base
     jieba = import_jieba()
     with _lock:
@@ -107,20 +149,19 @@ def jieba_tokenizer(dictionaries: list[tuple[str, str]]) -> Any:
             base.initialize()
             logger.debug("jieba's main dictionary loaded in %.2f s", time.perf_counter() - started)
             _base = base
-        if not dictionaries:
+        if not dictionaries and not words:
             return _base
         key = hashlib.sha256(
-            "\x00".join(text for _, text in dictionaries).encode("utf-8")
+            (
+                "\x00".join(text for _, text in dictionaries)
+                + "\x01"
+                + "\n".join(f"{word} {freq}" for word, freq in sorted(words.items()))
+            ).encode("utf-8")
         ).hexdigest()
         tokenizer = _with_user_words.get(key)
         if tokenizer is not None:
             return tokenizer
-        tokenizer = jieba.Tokenizer()
-        if hasattr(tokenizer, "FREQ") and hasattr(tokenizer, "total"):
-            # Copy the loaded main dictionary instead of reading it again.
-            tokenizer.FREQ = dict(_base.FREQ)
-            tokenizer.total = _base.total
-            tokenizer.initialized = True
+        tokenizer = _copy(jieba, _base)
         for name, text in dictionaries:
             logger.info("Loading jieba user dictionary %s", name)
             try:
@@ -130,8 +171,104 @@ def jieba_tokenizer(dictionaries: list[tuple[str, str]]) -> Any:
                     f"jieba cannot read the user dictionary {name}: {error}",
                     hint="each line is: word [frequency] [part-of-speech]",
                 ) from error
+        for word, freq in sorted(words.items()):
+            _set_frequency(tokenizer, word, freq)
         _with_user_words[key] = tokenizer
         return tokenizer
+
+
+def _copy(jieba: ModuleType, tokenizer: Any) -> Any:
+    """A new ``jieba.Tokenizer`` with ``tokenizer``'s dictionary (copied, not read again)."""
+    copy = jieba.Tokenizer()
+    if hasattr(copy, "FREQ") and hasattr(copy, "total"):
+        copy.FREQ = dict(tokenizer.FREQ)
+        copy.total = tokenizer.total
+        copy.initialized = True
+    else:  # pragma: no cover - another jieba version
+        copy.initialize()
+    return copy
+
+
+def _set_frequency(tokenizer: Any, word: str, freq: int) -> None:
+    """Set a word's dictionary frequency (jieba's ``add_word`` without its process-wide side effects).
+
+    Frequency 0 takes the word out of the dictionary (it stays a prefix).
+    """
+    tokenizer.total += freq - tokenizer.FREQ.get(word, 0)
+    tokenizer.FREQ[word] = freq
+    for end in range(1, len(word)):
+        tokenizer.FREQ.setdefault(word[:end], 0)
+
+
+def learn_words(
+    dictionaries: list[tuple[str, str]],
+    training_data: TrainingData,
+    known: Mapping[str, int] | None = None,
+    *,
+    passes: int = 2,
+) -> dict[str, int]:
+    """The dictionary frequencies ``learn_entity_words`` sets, learned from training data.
+
+    Starting from jieba's dictionary with the user dictionaries (and
+    ``known``, the words of an earlier training, when finetuning):
+
+    1. every annotated entity text and lookup element (:func:`training_words`)
+       that is not yet a word, and that is an annotation in at least half of
+       its occurrences in the training texts (so a song called ``我要听``
+       does not glue ``我要听`` together everywhere), gets the frequency jieba
+       suggests for keeping it whole;
+    2. then, ``passes`` times, the training examples are segmented (without
+       jieba's HMM) and each dictionary word that annotations start or end
+       inside in at least half of its occurrences (``英文歌`` in
+       ``[英文](song_language)歌``, not ``播放`` for one ``播[放空](song_name)``)
+       gets the frequency jieba suggests for splitting it there.
+
+    Returns word -> frequency for every word set (``known`` included).
+    """
+    jieba = import_jieba()
+    scratch = _copy(jieba, jieba_tokenizer(dictionaries))
+    learned: dict[str, int] = dict(known or {})
+    for word, freq in learned.items():
+        _set_frequency(scratch, word, freq)
+    corpus = "\n".join(m.text for m in training_data.training_examples if m.text)
+    annotated: Counter[str] = Counter(
+        m.text[e.start : e.end] for m in training_data.training_examples for e in m.entities
+    )
+    lookup = set(training_words(training_data)) - set(annotated)
+    for word in training_words(training_data):
+        if scratch.FREQ.get(word):
+            continue
+        if word not in lookup and 2 * annotated[word] < corpus.count(word):
+            continue
+        freq = scratch.suggest_freq(word, False)
+        _set_frequency(scratch, word, freq)
+        learned[word] = freq
+    examples = [m for m in training_data.training_examples if m.entities and m.text]
+    for _ in range(passes):
+        cut: Counter[str] = Counter()
+        parts_of: dict[str, list[str]] = {}
+        for message in examples:
+            cuts = sorted({p for e in message.entities for p in (e.start, e.end)})
+            for word, start, end in scratch.tokenize(message.text, HMM=False):
+                inner = [p for p in cuts if start < p < end]
+                if inner and scratch.FREQ.get(word):
+                    edges = [start, *inner, end]
+                    cut[word] += 1
+                    parts_of.setdefault(word, [message.text[a:b] for a, b in zip(edges, edges[1:])])
+        changed = False
+        for word, count in cut.items():
+            if 2 * count < corpus.count(word):
+                continue
+            product = 1.0
+            for part in parts_of[word]:
+                product *= (scratch.FREQ.get(part) or 1) / scratch.total
+            freq = min(int(product * scratch.total), scratch.FREQ[word])
+            _set_frequency(scratch, word, freq)
+            learned[word] = freq
+            changed = True
+        if not changed:
+            break
+    return learned
 
 
 def read_dictionaries(path: str | Path) -> list[tuple[str, str]]:
@@ -169,12 +306,33 @@ def read_dictionaries(path: str | Path) -> list[tuple[str, str]]:
     return dictionaries
 
 
+def training_words(training_data: TrainingData) -> list[str]:
+    """The words ``learn_entity_words`` adds: annotated entity texts and lookup elements.
+
+    Only words of two or more characters without whitespace (a single
+    character changes nothing; jieba's dictionary has no spaces), sorted.
+    """
+    words: set[str] = set()
+    for message in training_data.training_examples:
+        for entity in message.entities:
+            words.add(message.text[entity.start : entity.end])
+    for table in training_data.lookup_tables:
+        words.update(str(element) for element in table.elements)
+    return sorted(_learnable(words))
+
+
+def _learnable(words: Iterable[str]) -> set[str]:
+    return {w for w in words if len(w) >= 2 and not any(c.isspace() for c in w)}
+
+
 class JiebaTokenizer(Tokenizer):
     """Chinese word segmentation with jieba; user dictionaries are kept in the model."""
 
     defaults: ClassVar[dict[str, Any]] = {
         **Tokenizer.defaults,
         "dictionary_path": None,
+        "learn_entity_words": True,
+        "token_level": "word",
     }
     supported_languages = ("zh",)
 
@@ -183,6 +341,8 @@ class JiebaTokenizer(Tokenizer):
         import_jieba()  # fail now, before any training, when jieba is missing
         #: ``(file name, text)`` of the user dictionaries; None until read.
         self.dictionaries: list[tuple[str, str]] | None = None
+        #: Word -> dictionary frequency learned from training data (``learn_entity_words``).
+        self.learned_words: dict[str, int] = {}
         self._jieba: Any = None
 
     @classmethod
@@ -194,6 +354,17 @@ class JiebaTokenizer(Tokenizer):
                 f"JiebaTokenizer: dictionary_path must be a path (a string) or null, got {path!r}",
                 hint="name a folder of jieba user dictionaries",
             )
+        if config["token_level"] not in TOKEN_LEVELS:
+            raise ComponentConfigError(
+                f"JiebaTokenizer: token_level must be 'word' or 'character', got {config['token_level']!r}",
+                hint="'word': jieba's words (Rasa's); 'character': one token per Chinese character, "
+                "with its jieba word and place in it in token.data",
+            )
+        if not isinstance(config["learn_entity_words"], bool):
+            raise ComponentConfigError(
+                f"JiebaTokenizer: learn_entity_words must be true or false, got {config['learn_entity_words']!r}",
+                hint="true (the default) adds entity values and lookup entries to jieba's dictionary",
+            )
 
     # --- segmentation ----------------------------------------------------------------------
 
@@ -202,21 +373,34 @@ class JiebaTokenizer(Tokenizer):
             if self.dictionaries is None:
                 path = self.config["dictionary_path"]
                 self.dictionaries = read_dictionaries(path) if path else []
-            self._jieba = jieba_tokenizer(self.dictionaries)
+            self._jieba = jieba_tokenizer(self.dictionaries, self.learned_words)
         return self._jieba
 
     def tokenize(self, text: str) -> list[Token]:
         """jieba's words with their offsets; whitespace is no token."""
-        return [
-            Token(word, start, end)
-            for word, start, end in self._segmenter().tokenize(text)
-            if not word.isspace()
-        ]
+        hmm = not self.learned_words
+        words = [(w, s, e) for w, s, e in self._segmenter().tokenize(text, HMM=hmm) if not w.isspace()]
+        if self.config["token_level"] == "word":
+            return [Token(word, start, end) for word, start, end in words]
+        tokens = []
+        for word, start, end in words:
+            if len(word) == 1 or (word.isascii() and word.isalnum()):
+                tokens.append(Token(word, start, end, data={WORD_KEY: word, WORD_BOUNDARY_KEY: "S"}))
+                continue
+            last = len(word) - 1
+            for index, char in enumerate(word):
+                if char.isspace():
+                    continue
+                boundary = "B" if index == 0 else "E" if index == last else "M"
+                tokens.append(
+                    Token(char, start + index, start + index + 1, data={WORD_KEY: word, WORD_BOUNDARY_KEY: boundary})
+                )
+        return tokens
 
     # --- the hooks ----------------------------------------------------------------------------
 
-    def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
-        """Read the user dictionaries (kept as loaded when finetuning), then tokenize."""
+    def prepare(self, training_data: TrainingData) -> None:
+        """Read the user dictionaries (kept as loaded when finetuning) and learn the entity words."""
         if not self.finetune_mode:
             path = self.config["dictionary_path"]
             dictionaries = read_dictionaries(path) if path else []
@@ -231,11 +415,26 @@ class JiebaTokenizer(Tokenizer):
                 len(self.dictionaries or []),
                 self.config["dictionary_path"],
             )
+        words: dict[str, int] = {}
+        if self.config["learn_entity_words"]:
+            started = time.perf_counter()
+            known = self.learned_words if self.finetune_mode else None
+            words = learn_words(self.dictionaries or [], training_data, known)
+            logger.info(
+                "%s: learned %d jieba dictionary words from the training data's entities and lookup "
+                "tables%s in %.1f s (learn_entity_words)",
+                self.unique_name,
+                len(words),
+                f", {len(set(words) - set(known or {}))} of them new" if known is not None else "",
+                time.perf_counter() - started,
+            )
+        if words != self.learned_words:
+            self.learned_words = words
+            self._jieba = None
         self._segmenter()
-        super().train(training_data, config, **context)
 
     def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
-        """Copy the user dictionaries' contents into the model folder."""
+        """Copy the user dictionaries' contents and the learned words into the model folder."""
         dictionaries = self.dictionaries
         if dictionaries is None:
             path = self.config["dictionary_path"]
@@ -248,7 +447,12 @@ class JiebaTokenizer(Tokenizer):
                 stored = f"{index:03d}.txt"
                 (folder / stored).write_text(text, encoding="utf-8")
                 files.append({"file": stored, "name": name})
-        return {"format": FORMAT_VERSION, "user_dictionaries": files}
+        learned = None
+        if self.learned_words:
+            learned = LEARNED_WORDS_FILE
+            text = "".join(f"{word} {freq}\n" for word, freq in sorted(self.learned_words.items()))
+            atomic_write_text(Path(model_dir) / LEARNED_WORDS_FILE, text)
+        return {"format": FORMAT_VERSION, "user_dictionaries": files, "learned_words": learned}
 
     @classmethod
     def load(
@@ -273,11 +477,25 @@ class JiebaTokenizer(Tokenizer):
                     raise ValueError(f"file name {stored!r} is not a plain name")
                 text = (Path(model_dir) / DICTIONARY_FOLDER / stored).read_text(encoding="utf-8")
                 dictionaries.append((str(name), text))
+            learned = state.get("learned_words")
+            words: dict[str, int] = {}
+            if learned is not None:
+                if learned != LEARNED_WORDS_FILE:
+                    raise ValueError(f"learned word file {learned!r} is not {LEARNED_WORDS_FILE!r}")
+                text = (Path(model_dir) / LEARNED_WORDS_FILE).read_text(encoding="utf-8")
+                for number, line in enumerate(text.split("\n"), 1):
+                    if not line:
+                        continue
+                    word, _, freq = line.rpartition(" ")
+                    if not word or not freq.isdigit():
+                        raise ValueError(f"{LEARNED_WORDS_FILE} line {number} is not 'word frequency': {line!r}")
+                    words[word] = int(freq)
         except (OSError, KeyError, ValueError, TypeError) as error:
             raise ComponentError(
                 f"{instance.unique_name}: cannot read its user dictionaries: {error}",
                 hint="train the model again",
             ) from error
         instance.dictionaries = dictionaries
+        instance.learned_words = words
         instance._segmenter()  # load jieba now, not on the first message
         return instance

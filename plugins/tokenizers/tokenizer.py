@@ -16,6 +16,20 @@ class does the rest, the same way for every tokenizer:
   off a prefix (``"faq+ask"`` -> ``faq`` and ``ask``). For retrieval intents the
   full key ``faq/ask_name`` is also split, into
   ``message.data["_intent_response_key_tokens"]``.
+* annotations that cut through tokens (training only): an entity annotation
+  whose start or end falls strictly inside a token (``"[播放周杰伦](...)"``
+  style text where a name is glued to its neighbours, ``"[New York]'s"``)
+  cannot be tagged on whole tokens. Every such annotation is counted and
+  reported (file, line, text, entity; see :func:`unaligned_annotations`),
+  and with ``split_tokens_at_entities`` (default true) the training
+  example's tokens are split at the annotation's boundaries, so the entity
+  extractors learn it. Parsing does not split (there are no annotations
+  then): a tokenizer that learns entity values as words (JiebaTokenizer's
+  ``learn_entity_words``) keeps known values whole. With
+  ``split_tokens_at_entities: false`` such annotations are left out of
+  entity training, as in Rasa, but still reported. A boundary that falls
+  between tokens (an annotation that includes a space or a character the
+  tokenizer drops) cannot be mended by splitting; it is reported too.
 """
 
 from __future__ import annotations
@@ -24,6 +38,8 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
 
 from intently.component import TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError
@@ -41,6 +57,104 @@ INTENT_TOKENS = "_intent_tokens"
 INTENT_RESPONSE_KEY_TOKENS = "_intent_response_key_tokens"
 #: Separator of a retrieval intent and its response key.
 RESPONSE_IDENTIFIER_DELIMITER = "/"
+#: How many unaligned annotations the training log's warning names (more are listed at INFO level).
+MAX_SHOWN_ANNOTATIONS = 3
+#: How many unaligned annotations the training log lists in all.
+MAX_LISTED_ANNOTATIONS = 10
+
+
+@attrs.frozen
+class UnalignedAnnotation:
+    """An entity annotation whose start or end is not a token boundary.
+
+    Attributes:
+        source: ``file:line`` of the training example, when known.
+        text: the example's text.
+        entity: the entity type.
+        start: the annotation's first character.
+        end: the character after its last.
+        tokens: the example's tokens as the tokenizer made them.
+        inside_token: True when the bad boundaries fall inside tokens (they can
+            be split there); False when one falls between tokens.
+    """
+
+    source: str | None
+    text: str
+    entity: str
+    start: int
+    end: int
+    tokens: tuple[str, ...]
+    inside_token: bool
+
+    def describe(self) -> str:
+        """One line: where, the example, the annotation and the tokens."""
+        where = f"{self.source}: " if self.source else ""
+        return (
+            f"{where}{self.text!r}: the {self.entity} annotation {self.text[self.start:self.end]!r} "
+            f"({self.start}-{self.end}) does not start and end at token boundaries "
+            f"(tokens: {' | '.join(self.tokens)})"
+        )
+
+
+def _boundary_problem(position: int, tokens: Sequence[Token], starts: set[int], ends: set[int], *,
+                      is_start: bool) -> str | None:
+    """None when ``position`` is a token boundary of the right kind, else ``"inside"`` or ``"between"``."""
+    if position in (starts if is_start else ends):
+        return None
+    for token in tokens:
+        if token.start < position < token.end:
+            return "inside"
+    return "between"
+
+
+def unaligned_annotations(messages: Iterable[Message]) -> list[UnalignedAnnotation]:
+    """The entity annotations of tokenized ``messages`` that do not start and end at token boundaries."""
+    found = []
+    for message in messages:
+        if not message.entities or not message.tokens:
+            continue
+        tokens = message.tokens
+        starts = {t.start for t in tokens}
+        ends = {t.end for t in tokens}
+        for entity in message.entities:
+            problems = [
+                _boundary_problem(entity.start, tokens, starts, ends, is_start=True),
+                _boundary_problem(entity.end, tokens, starts, ends, is_start=False),
+            ]
+            if problems == [None, None]:
+                continue
+            found.append(
+                UnalignedAnnotation(
+                    source=str(message.source) if message.source else None,
+                    text=message.text,
+                    entity=str(entity.entity),
+                    start=entity.start,
+                    end=entity.end,
+                    tokens=tuple(t.text for t in tokens),
+                    inside_token="between" not in problems,
+                )
+            )
+    return found
+
+
+def split_tokens(tokens: Sequence[Token], text: str, positions: Iterable[int]) -> list[Token]:
+    """``tokens`` with every token that contains one of ``positions`` strictly inside split there.
+
+    The pieces keep the token's ``data``; their lemma is their text.
+    """
+    cuts = sorted(set(positions))
+    if not cuts:
+        return list(tokens)
+    result: list[Token] = []
+    for token in tokens:
+        inner = [p for p in cuts if token.start < p < token.end]
+        if not inner:
+            result.append(token)
+            continue
+        edges = [token.start, *inner, token.end]
+        for start, end in zip(edges, edges[1:]):
+            result.append(Token(text[start:end], start, end, lemma=None, data=dict(token.data)))
+    return result
 
 
 class Tokenizer(Component):
@@ -54,6 +168,10 @@ class Tokenizer(Component):
             within each token (default None: tokens as they are).
         prefix_separator_symbol: splits a prefix off intent labels before the
             split symbol is applied (default None).
+        split_tokens_at_entities: split training examples' tokens where an
+            entity annotation starts or ends inside a token (default True;
+            false: such annotations are left out of entity training, as in
+            Rasa). Either way they are reported in the training log.
     """
 
     #: Languages written without spaces between words, for which this
@@ -65,6 +183,7 @@ class Tokenizer(Component):
         "intent_split_symbol": "_",
         "token_pattern": None,
         "prefix_separator_symbol": None,
+        "split_tokens_at_entities": True,
     }
     provides = (TOKENS,)
 
@@ -89,6 +208,11 @@ class Tokenizer(Component):
         if prefix is not None and (not isinstance(prefix, str) or not prefix):
             raise ComponentConfigError(
                 f"{name}: prefix_separator_symbol must be a non-empty string or null, got {prefix!r}"
+            )
+        if not isinstance(config["split_tokens_at_entities"], bool):
+            raise ComponentConfigError(
+                f"{name}: split_tokens_at_entities must be true or false, "
+                f"got {config['split_tokens_at_entities']!r}"
             )
         pattern = config["token_pattern"]
         if pattern is not None:
@@ -125,9 +249,57 @@ class Tokenizer(Component):
                 language,
             )
         examples = training_data.training_examples
+        self.prepare(training_data)
+        unaligned = self.tokenize_training_examples(examples, **context)
+        self.report_unaligned(unaligned)
+
+    def prepare(self, training_data: TrainingData) -> None:
+        """Learn what tokenizing the training data needs (nothing here; see JiebaTokenizer)."""
+
+    def tokenize_training_examples(self, examples: Sequence[Message], **context: Any) -> list[UnalignedAnnotation]:
+        """Tokenize training examples and their intents; returns the unaligned annotations.
+
+        With ``split_tokens_at_entities`` the tokens are split at the
+        boundaries of annotations that fall inside tokens.
+        """
         self.process(examples, **context)
         for message in examples:
             self.tokenize_intent(message)
+        unaligned = unaligned_annotations(examples)
+        if unaligned and self.config["split_tokens_at_entities"]:
+            for message in examples:
+                if message.entities and message.tokens:
+                    positions = [p for e in message.entities for p in (e.start, e.end)]
+                    message.tokens = split_tokens(message.tokens, message.text, positions)
+        return unaligned
+
+    def report_unaligned(self, unaligned: Sequence[UnalignedAnnotation]) -> None:
+        """Log the count of unaligned annotations and the first ones (file, line, text, entity)."""
+        if not unaligned:
+            return
+        split = self.config["split_tokens_at_entities"]
+        mended = sum(1 for a in unaligned if a.inside_token) if split else 0
+        examples = len({(a.source, a.text) for a in unaligned})
+        shown = unaligned[:MAX_SHOWN_ANNOTATIONS]
+        for annotation in unaligned[MAX_SHOWN_ANNOTATIONS:MAX_LISTED_ANNOTATIONS]:
+            logger.info("%s: %s", self.unique_name, annotation.describe())
+        logger.warning(
+            "%s: %d entity annotations in %d training examples do not start and end at token "
+            "boundaries. %s; `intently data validate` lists them all. %s:\n%s",
+            self.unique_name,
+            len(unaligned),
+            examples,
+            (
+                f"The tokens of those examples were split at the annotation boundaries "
+                f"(split_tokens_at_entities), so {mended} are learnt; "
+                f"{len(unaligned) - mended} have a boundary between tokens (a space or a "
+                "character the tokenizer drops) and are left out of entity training"
+                if split
+                else "split_tokens_at_entities is off: they are left out of entity training"
+            ),
+            "The first ones" if len(unaligned) > len(shown) else "They are",
+            "\n".join("  " + annotation.describe() for annotation in shown),
+        )
 
     def process(self, messages: Sequence[Message], **context: Any) -> None:
         """Set ``message.tokens`` on every message of the batch."""
