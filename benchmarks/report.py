@@ -382,6 +382,51 @@ MARKERS = ("<!-- pipelines:start -->", "<!-- pipelines:end -->")
 CACHE_MARKERS = ("<!-- cache:start -->", "<!-- cache:end -->")
 
 
+CAIS_MARKERS = ("<!-- cais:start -->", "<!-- cais:end -->")
+#: The CAIS runs of the zh default: one result file per seed (the reference rows come from the first).
+CAIS_STEMS = ("accuracy-cais", "accuracy-cais-seed2")
+
+
+def _mean_spread(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    mean = sum(values) / len(values) * scale
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {(max(values) - min(values)) / 2 * scale:.{digits}f}"
+
+
+def cais_table(results: Path = DEFAULT_OUT, *, chinese: bool = False) -> str:
+    """README's CAIS table: the zh default beside the references, over the seeds measured."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    stems = [stem for stem in CAIS_STEMS if (results / f"{stem}.json").exists()]
+    for index, stem in enumerate(stems):
+        for row in _load(results, stem)["results"][0]["rows"]:
+            if index == 0 or row["system"].startswith("intently"):
+                runs.setdefault(row["system"], []).append(row)
+    speed = _load(results, "speed-cais")["systems"]
+    p50 = {("intently" if name.startswith("intently") else "reference"): row["p50_ms"] for name, row in speed.items()}
+    lines = []
+    for system, rows in runs.items():
+        def cell(key: str, scale: float = 100.0, digits: int = 1) -> str:
+            values = [row[key] for row in rows if key in row]
+            return _mean_spread(values, scale, digits) if values else "–"
+        fast = p50["intently"] if system.startswith("intently") else (
+            p50.get("reference") if system.startswith("TF-IDF") else None)
+        lines.append([system, str(len(rows)), cell("intent_accuracy"), cell("intent_macro_f1"),
+                      cell("entity_micro_f1"), cell("train_seconds", 1.0, 0),
+                      "–" if fast is None else f"{fast:.2f}"])
+    if chinese:
+        header = ["系统", "种子数", "意图准确率 %", "意图 macro-F1 %", "实体 F1 %", "训练 s", "解析 p50 ms"]
+        note = (f"CAIS 测试集,仅用 `train.yml` 训练。多个种子时为均值 ± 半极差。来自 `benchmarks/results/` 的 "
+                f"{', '.join(f'`{stem}`' for stem in stems)}、`speed-cais`(`python docs/generate.py` 生成,勿手改)。训练时间测于多人共用的 2 核机器,只可比较数量级。")
+    else:
+        header = ["system", "seeds", "intent acc %", "intent macro-F1 %", "entity F1 %", "train s", "parse p50 ms"]
+        note = (f"CAIS test file, trained on `train.yml` only; with several seeds, mean ± half the range. From "
+                f"{', '.join(f'`{stem}`' for stem in stems)} and `speed-cais` in `benchmarks/results/` "
+                "(written by `python docs/generate.py`; do not edit). Training times come from a shared 2-core machine: "
+                "compare them as orders of magnitude.")
+    return f"{markdown_table(header, lines)}\n\n{note}"
+
+
 def cache_table(results: Path = DEFAULT_OUT) -> str:
     """README's short table of ``cache.json``: each case, its training time, what ran."""
     data = _load(results, "cache")
@@ -424,6 +469,7 @@ def expected_files(results: Path = DEFAULT_OUT) -> dict[Path, str]:
                                        pipeline_table(results, chinese=chinese))
             if not chinese:
                 text = with_pipeline_table(text, cache_table(results), CACHE_MARKERS)
+            text = with_pipeline_table(text, cais_table(results, chinese=chinese), CAIS_MARKERS)
             files[readme] = text
     return files
 
