@@ -252,7 +252,9 @@ def test_robustness_children_are_classified_by_how_they_end(tmp_path, monkeypatc
     def escape(job, result_file):
         (tmp_path / "big").write_bytes(bytes(3 * 1024 * 1024))
 
-    limits = Limits(memory_mb=64, file_mb=2, seconds=1.0)
+    # 5 s, not 1: the hang child must run past it, and the others must end well within it even on a
+    # busy CI machine (with 1 s the memory-capped child was once still unwinding its MemoryError).
+    limits = Limits(memory_mb=64, file_mb=2, seconds=5.0)
     children = {}
     for function in (crash, hang, grow, escape):
         child = fork_child(function, function.__name__, tmp_path / f"{function.__name__}.json", limits)
