@@ -387,15 +387,10 @@ CAIS_MARKERS = ("<!-- cais:start -->", "<!-- cais:end -->")
 CAIS_STEMS = ("accuracy-cais", "accuracy-cais-seed2")
 
 
-def _mean_spread(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
-    mean = sum(values) / len(values) * scale
-    if len(values) == 1:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {(max(values) - min(values)) / 2 * scale:.{digits}f}"
-
-
 def cais_table(results: Path = DEFAULT_OUT, *, chinese: bool = False) -> str:
     """README's CAIS table: the zh default beside the references, over the seeds measured."""
+    import accuracy
+
     runs: dict[str, list[dict[str, Any]]] = {}
     stems = [stem for stem in CAIS_STEMS if (results / f"{stem}.json").exists()]
     for index, stem in enumerate(stems):
@@ -405,15 +400,13 @@ def cais_table(results: Path = DEFAULT_OUT, *, chinese: bool = False) -> str:
     speed = _load(results, "speed-cais")["systems"]
     p50 = {("intently" if name.startswith("intently") else "reference"): row["p50_ms"] for name, row in speed.items()}
     lines = []
-    for system, rows in runs.items():
-        def cell(key: str, scale: float = 100.0, digits: int = 1) -> str:
-            values = [row[key] for row in rows if key in row]
-            return _mean_spread(values, scale, digits) if values else "–"
+    for system, system_runs in runs.items():
+        row = accuracy.combine_seeds(system_runs, [run.get("seeds", [None])[0] for run in system_runs])
         fast = p50["intently"] if system.startswith("intently") else (
             p50.get("reference") if system.startswith("TF-IDF") else None)
-        lines.append([system, str(len(rows)), cell("intent_accuracy"), cell("intent_macro_f1"),
-                      cell("entity_micro_f1"), cell("train_seconds", 1.0, 0),
-                      "–" if fast is None else f"{fast:.2f}"])
+        lines.append([system, str(len(system_runs)), accuracy._figure(row, "intent_accuracy"),
+                      accuracy._figure(row, "intent_macro_f1"), accuracy._figure(row, "entity_micro_f1"),
+                      accuracy._figure(row, "train_seconds", 1.0), "–" if fast is None else f"{fast:.2f}"])
     if chinese:
         header = ["系统", "种子数", "意图准确率 %", "意图 macro-F1 %", "实体 F1 %", "训练 s", "解析 p50 ms"]
         note = (f"CAIS 测试集,仅用 `train.yml` 训练。多个种子时为均值 ± 半极差。来自 `benchmarks/results/` 的 "
