@@ -35,6 +35,19 @@ def combined_fingerprint(data_fingerprint: str, config_fingerprint: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+COMPONENT_ENTITIES = "component_entities"
+
+
+def components_entity_labels(labels: Mapping[str, list[str]], training_data: TrainingData) -> dict[str, list[str]]:
+    """The entity types components added to the training examples while training.
+
+    Recorded apart from ``entities`` (what the data annotates, which a finetune may
+    only grow), so evaluation knows the model can produce them.
+    """
+    added = sorted(set(training_data.entities) - set(labels.get("entities") or ()))
+    return {COMPONENT_ENTITIES: added} if added else {}
+
+
 class Trainer:
     """Compiles a config into its train and predict graphs, and runs the train graph.
 
@@ -113,6 +126,10 @@ class Trainer:
             len(training_data.intents),
             len(training_data.entities),
         )
+        # The labels the data teaches, recorded before components annotate the examples: an
+        # extractor that adds its own entities to training examples must not make a later
+        # finetune refuse data "without" them.
+        labels = training_data.label_sets()
         started = time.perf_counter()
         self.cache_report = None
         try:
@@ -135,12 +152,13 @@ class Trainer:
         components = runner.owned_components()
         duration = time.perf_counter() - started
         clear_features(training_data.training_examples)
+        labels.update(components_entity_labels(labels, training_data))
         base = context.base_model
         metadata = ModelMetadata(
             intently_version=__version__,
             config=self.config.to_dict(),
             components=[],
-            labels=training_data.label_sets(),
+            labels=labels,
             fingerprint={
                 "data": data_fingerprint,
                 "config": config_fingerprint,

@@ -268,3 +268,43 @@ def test_python_api_finetune_and_keep_unchanged(tmp_path):
     tuned = intently.train(FAST, load_data(data_file), models, finetune=True, fixed_model_name="tuned")
     assert json.loads(json.dumps(read_archive_metadata(tuned)["finetuned_from"]))["model_name"] == "base"
     assert load_config(FAST).fingerprint() == read_archive_metadata(tuned)["fingerprint"]["config"]
+
+
+class DigitExtractor(intently.Component):
+    """Marks every digit as a `digit` entity, on training examples as well as on parses."""
+
+    requires = ("tokens",)
+    provides = ("entities",)
+
+    def process(self, messages, **context) -> None:
+        from intently.message import Entity
+
+        for message in messages:
+            found = [Entity(start=i, end=i + 1, value=ch, entity="digit") for i, ch in enumerate(message.text)
+                     if ch.isdigit()]
+            message.entities = [*message.entities, *found]
+
+
+def test_entities_a_component_adds_in_training_do_not_block_a_finetune(tmp_path):
+    """The data's labels are recorded before components annotate it; the extractor's type apart."""
+    from intently.registry import get_registry
+
+    registry = get_registry()
+    if "DigitExtractor" not in registry:
+        registry.register(DigitExtractor, plugin="tests")
+    config = with_component(FAST, 0)
+    config["pipeline"].append({"name": f"{__name__}.DigitExtractor"})
+    data = {**INTENTS, "book": ["一张桌子给 2 个人", "table for 4"]}
+    base = intently.Trainer(config).train(intent_data(data))
+    assert "digit" not in base.labels["entities"] and base.labels["component_entities"] == ["digit"]
+    archive = base.persist(tmp_path, fixed_model_name="base")
+    finetuned = intently.Trainer(config).train(intent_data(data), base_model=archive)
+    assert [e["entity"] for e in finetuned.parse("订 3 个位子")["entities"]] == ["digit"]
+    from intently.evaluation.evaluate import evaluate
+    from intently.message import Entity, Message
+
+    test = intently.TrainingData(training_examples=[
+        Message("订 3 个位子", intent="book", entities=[Entity(start=2, end=3, value="3", entity="digit")]),
+    ])
+    result = evaluate(finetuned, test)
+    assert not [w for w in result.warnings if "not trained on" in w]

@@ -201,7 +201,7 @@ def evaluate(interpreter: Interpreter, test_data: TrainingData, *, batch_size: i
             f"the test data has {count} example(s) of intent(s) the model was not trained on: "
             f"{', '.join(unknown)}; they count as errors"
         )
-    known_entities = set(interpreter.labels.get("entities", []))
+    known_entities = {*interpreter.labels.get("entities", []), *interpreter.labels.get("component_entities", [])}
     unknown_entities = sorted(
         {e.entity for m in examples for e in m.entities if e.entity not in known_entities}
     )

@@ -18,11 +18,6 @@ CASE = ComponentCase(
     ]),
     before=["WhitespaceTokenizer", "CountVectorsFeaturizer", "LogisticRegressionClassifier"],
     texts=["book for twenty two at 8", "1,500 or -3.25", "a dozen eggs", "no numbers here", ""],
-    # A known failure, marked with its reason (the test fails once it passes): the extractor
-    # annotates the training examples too, so the base model's labels include the entity type
-    # `number`, which the training data does not annotate, and the finetune validator refuses
-    # data "without" it.
-    expected_failures={"check_finetune": "the model's labels include `number`, which the data does not annotate"},
 )
 
 
