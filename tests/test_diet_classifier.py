@@ -18,8 +18,8 @@ from intently.message import Message
 from intently.pipeline import build_pipeline
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet.component import DIETClassifier
-from intently.plugins.classifiers.diet.numpy_model import decode
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
+from intently.plugins.linear_chain import decode
 from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
 from intently.registry import ComponentRegistry, get_registry
 from intently.testing import check_component
@@ -331,16 +331,16 @@ def test_training_without_tensorflow_says_how_to_get_it(monkeypatch):
 
 
 def test_a_large_batch_parses_as_each_message_alone(joint_model):
-    from intently.plugins.classifiers.diet import component as diet_component
+    from intently.plugins.classifiers.diet import parse_schedule
 
     words = ["book", "a", "table", "for", "thai", "food", "in", "Oslo", "hello", "bye", "what", "weather"]
     rng = np.random.default_rng(4)
     texts = [" ".join(rng.choice(words, size=rng.integers(1, 30))) for _ in range(200)]
-    with mock.patch.object(diet_component, "PARSE_THREADS", 2):  # the row batches on two threads
+    with mock.patch.object(parse_schedule, "PARSE_THREADS", 2):  # the row batches on two threads
         together = parse(joint_model, texts)
-    assert len(diet_component._row_batches(np.argsort([len(t.split()) for t in texts]),
-                                           np.array([len(t.split()) for t in texts]), diet_component.PARSE_ROWS)) > 4
-    with mock.patch.object(diet_component, "PARSE_THREADS", 1):
+    assert len(parse_schedule.row_batches(np.argsort([len(t.split()) for t in texts]),
+                                          np.array([len(t.split()) for t in texts]), parse_schedule.PARSE_ROWS)) > 4
+    with mock.patch.object(parse_schedule, "PARSE_THREADS", 1):
         serial = parse(joint_model, texts)
     assert [m.to_parse_dict() for m in serial] == [m.to_parse_dict() for m in together]
     for text, message in zip(texts, together):
@@ -352,12 +352,12 @@ def test_a_large_batch_parses_as_each_message_alone(joint_model):
 
 
 def test_the_parse_threads_are_started_again_in_a_forked_process():
-    from intently.plugins.classifiers.diet import component as diet_component
+    from intently.plugins.classifiers.diet import parse_schedule
 
-    executor = diet_component.parse_executor()
-    assert diet_component.parse_executor() is executor
-    with mock.patch.object(diet_component.os, "getpid", return_value=-1):  # as in a child after fork()
-        child = diet_component.parse_executor()
+    executor = parse_schedule.parse_executor()
+    assert parse_schedule.parse_executor() is executor
+    with mock.patch.object(parse_schedule.os, "getpid", return_value=-1):  # as in a child after fork()
+        child = parse_schedule.parse_executor()
     assert child is not executor
     assert child.submit(sum, [1, 2]).result(timeout=10) == 3
 

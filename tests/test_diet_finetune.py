@@ -8,7 +8,7 @@ from component_helpers import CONFIG, parse, persist_and_load, train
 from intently.errors import ComponentError
 from intently.message import Entity
 from intently.plugins.classifiers.diet import growth
-from intently.plugins.classifiers.diet.numpy_model import initial_weights
+from intently.plugins.classifiers.diet.weights import initial_weights
 from intently.training_data.model import TrainingData
 from intently.training_data.reader import read_yaml_string
 from test_diet_classifier import held_out_texts, joint_data

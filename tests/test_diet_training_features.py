@@ -12,7 +12,6 @@ from intently.message import Message
 from intently.plugins.classifiers.diet import data as diet_data
 from intently.plugins.classifiers.diet import inference
 from intently.plugins.classifiers.diet.component import DIETClassifier
-from intently.plugins.classifiers.diet.numpy_model import decode, initial_weights
 from intently.plugins.classifiers.diet.training import (
     EpochReporter,
     hold_out,
@@ -20,7 +19,9 @@ from intently.plugins.classifiers.diet.training import (
     span_f1,
     tag_spans,
 )
+from intently.plugins.classifiers.diet.weights import initial_weights
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
+from intently.plugins.linear_chain import decode
 from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
 from intently.training_data.reader import read_yaml_string
 from test_diet_classifier import SMALL
@@ -305,8 +306,8 @@ def test_both_transformer_layouts_compute_the_same(role_model, lengths):
     mask = (np.arange(length)[None, :] <= lengths[:, None]).astype(np.float32)  # [1, 9, ...]: packed
     x = np.random.default_rng(0).normal(size=(len(lengths), length, model.spec["dense_dimension"]))
     x = (x * mask[:, :, None]).astype(np.float32)
-    row_major = transformer(model, x, mask, feature_major=False)
-    feature_major = transformer(model, x, mask, feature_major=True)
+    row_major = transformer(model.encoder, x, mask, feature_major=False)
+    feature_major = transformer(model.encoder, x, mask, feature_major=True)
     np.testing.assert_allclose(feature_major, row_major, rtol=1e-4, atol=1e-5)
     assert not row_major[mask == 0].any() and not feature_major[mask == 0].any()
     assert np.abs(row_major[mask == 1]).max() > 0.1
@@ -367,7 +368,7 @@ def test_crf_loss_equals_brute_force_over_allowed_paths():
     tf_model = pytest.importorskip("intently.plugins.classifiers.diet.tf_model")
     import itertools
 
-    from intently.plugins.classifiers.diet.numpy_model import transition_constraints
+    from intently.plugins.linear_chain import transition_constraints
 
     n = len(BILOU_TAGS)
     spec = {**TINY_SPEC, "n_labels": 0, "n_tags": n}
@@ -432,7 +433,8 @@ def test_sparse_blocks_side_by_side_equal_scipy(rows):
 
 @pytest.mark.parametrize(("shape", "density", "groups"), [((256, 1024), 0.2, 5), ((40, 30), 0.5, 2), ((3, 8), 0.2, 3)])
 def test_grouped_connections_keep_a_density_share_and_multiply_block_by_block(shape, density, groups):
-    from intently.plugins.classifiers.diet.numpy_model import GroupedKernel, connection_groups
+    from intently.plugins.classifiers.diet.kernels import GroupedKernel
+    from intently.plugins.classifiers.diet.weights import connection_groups
 
     in_group, out_group = connection_groups("layer_0/ffn1/kernel", shape, density, seed=7)
     assert set(in_group) == set(out_group) == set(range(groups))  # never more groups than rows or columns
@@ -456,7 +458,8 @@ def test_grouped_connections_keep_a_density_share_and_multiply_block_by_block(sh
 
 
 def test_side_by_side_grouped_kernels_with_their_own_groups():
-    from intently.plugins.classifiers.diet.numpy_model import GroupedKernel, connection_groups
+    from intently.plugins.classifiers.diet.kernels import GroupedKernel
+    from intently.plugins.classifiers.diet.weights import connection_groups
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(9, 64)).astype(np.float32)
@@ -474,7 +477,8 @@ def test_side_by_side_grouped_kernels_with_their_own_groups():
 
 
 def test_full_density_and_old_models_have_no_groups():
-    from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, connection_groups
+    from intently.plugins.classifiers.diet.numpy_model import NumpyDIET
+    from intently.plugins.classifiers.diet.weights import connection_groups
 
     assert connection_groups("layer_0/query/kernel", (64, 64), 1.0, seed=1) is None
     spec = {**TINY_SPEC, "dense_dim": 8, "dense_dimension": 8, "units": 8, "layers": 1, "heads": 2, "density": 0.2}
@@ -491,7 +495,7 @@ def test_full_density_and_old_models_have_no_groups():
 def test_viterbi_finds_each_messages_best_path_whatever_its_length():
     import itertools
 
-    from intently.plugins.classifiers.diet.numpy_model import viterbi
+    from intently.plugins.linear_chain import viterbi
 
     rng = np.random.default_rng(5)
     n_tags = 3
@@ -517,7 +521,7 @@ def test_viterbi_finds_each_messages_best_path_whatever_its_length():
 @pytest.mark.parametrize(("labels", "scale", "decimals"), [(3, 2, None), (3, 30, None), (3, 3, 0), (12, 2, None),
                                                           (12, 3, 0)])
 def test_bilou_viterbi_step_equals_the_dense_constrained_step(labels, scale, decimals):
-    from intently.plugins.classifiers.diet.numpy_model import (
+    from intently.plugins.linear_chain import (
         FEW_PREDECESSORS,
         TagDecoder,
         transition_constraints,
@@ -553,7 +557,7 @@ def test_bilou_viterbi_step_equals_the_dense_constrained_step(labels, scale, dec
     (3, 2, None, False), (3, 3, 0, False)])
 def test_packed_viterbi_equals_the_padded_one(labels, scale, decimals, bilou):
     """Many messages decoded at once on their token rows (parsing) give the padded decoder's paths."""
-    from intently.plugins.classifiers.diet.numpy_model import TagDecoder, transition_constraints, viterbi
+    from intently.plugins.linear_chain import TagDecoder, transition_constraints, viterbi
 
     # scale 30: peaked scores (one predecessor per message left); decimals 0: many ties.
     tags = diet_data.tag_set([[f"U-{chr(97 + i)}" for i in range(labels)]], bilou=True)
@@ -579,7 +583,7 @@ def test_packed_viterbi_equals_the_padded_one(labels, scale, decimals, bilou):
 
 
 def test_the_per_message_bilou_bound_keeps_only_what_can_win_each_message():
-    from intently.plugins.classifiers.diet.numpy_model import TagDecoder
+    from intently.plugins.linear_chain import TagDecoder
 
     tags = diet_data.tag_set([["U-a", "B-b", "L-b", "U-c"]], bilou=True)
     transitions = np.random.default_rng(1).normal(size=(len(tags), len(tags))).astype(np.float32)
@@ -595,7 +599,7 @@ def test_the_per_message_bilou_bound_keeps_only_what_can_win_each_message():
 
 
 def test_the_bilou_step_leaves_out_predecessors_that_cannot_win():
-    from intently.plugins.classifiers.diet.numpy_model import TagDecoder
+    from intently.plugins.linear_chain import TagDecoder
 
     tags = diet_data.tag_set([["U-a", "B-b", "L-b", "U-c"]], bilou=True)
     transitions = np.random.default_rng(1).normal(size=(len(tags), len(tags))).astype(np.float32)
@@ -633,11 +637,11 @@ def test_sentence_to_tags_must_be_a_boolean():
 
 
 def test_parse_batches_hold_at_most_the_row_limit_and_every_message_once():
-    from intently.plugins.classifiers.diet.component import _row_batches
+    from intently.plugins.classifiers.diet.parse_schedule import row_batches
 
     lengths = np.array([3, 40, 1, 7, 7, 2, 300, 5])
     order = np.argsort(lengths, kind="stable")
-    batches = _row_batches(order, lengths, 32)
+    batches = row_batches(order, lengths, 32)
     assert np.array_equal(np.concatenate(batches), order)
     for batch in batches:
         rows = len(batch) * (int(lengths[batch].max()) + 1)
@@ -646,17 +650,17 @@ def test_parse_batches_hold_at_most_the_row_limit_and_every_message_once():
 
 
 def test_decode_groups_keep_the_batches_in_order_and_give_every_thread_work():
-    from intently.plugins.classifiers.diet.component import _decode_groups, _row_batches
+    from intently.plugins.classifiers.diet.parse_schedule import decode_groups, row_batches
 
     lengths = np.random.default_rng(0).integers(1, 30, size=512)
-    batches = _row_batches(np.argsort(lengths, kind="stable"), lengths, 256)
+    batches = row_batches(np.argsort(lengths, kind="stable"), lengths, 256)
     for messages, threads, expected in ((256, 2, 2), (64, 2, 8), (100_000, 2, 2), (100_000, 1, 1)):
-        groups = _decode_groups(batches, lengths, messages, threads)
+        groups = decode_groups(batches, lengths, messages, threads)
         assert len(groups) == expected
         assert [index.tolist() for group in groups for index in group] == [index.tolist() for index in batches]
         rows = [sum(len(index) * (int(lengths[index].max()) + 1) for index in group) for group in groups]
         assert max(rows) <= 1.5 * min(rows)  # cut by rows: longer messages come last
-    assert _decode_groups(batches[:1], lengths, 256, 2) == [batches[:1]]
+    assert decode_groups(batches[:1], lengths, 256, 2) == [batches[:1]]
 
 
 @pytest.mark.parametrize("constrain", [False, True])

@@ -2,11 +2,15 @@
 
 Modules: :mod:`.config` (Rasa 3.6 keys, defaults, validation), :mod:`.data`
 (features to padded arrays, labels, BILOU tags, balanced batches),
-:mod:`.numpy_model` (weights, the forward pass used for parsing, Viterbi),
+:mod:`.weights` (the weights' names and shapes, connections, initial values, archive files),
+:mod:`.numpy_model` (the forward pass used for parsing, over the weights),
+:mod:`.kernels` (dense products, block by block for grouped connections),
 :mod:`.numpy_transformer` (its transformer encoder, row- or feature-major),
 :mod:`.inference` (the parse path from the featurizers' blocks),
 :mod:`.sparse_product` (the featurizers' sparse blocks times the first kernel),
-:mod:`intently.plugins.linear_chain` (Viterbi over many messages' token rows at once, shared with CRFEntityExtractor),
+:mod:`.parse_schedule` (row batches, decode groups and parse threads),
+:mod:`intently.plugins.linear_chain` (every Viterbi variant and the BILOU constraints, shared with
+CRFEntityExtractor),
 :mod:`.training` (metrics, hold-out evaluation, checkpoints, progress),
 :mod:`.tf_model` (the training model; the only module importing TensorFlow)
 and :mod:`.component`.
@@ -23,7 +27,7 @@ What it does, and where it differs from Rasa on purpose:
   transformer kernels (as Rasa's ``RandomlyConnectedDense``); the embedding
   and tag layers are fully connected. Rasa keeps each weight at random; here
   inputs and outputs are dealt at random into ``round(1/density)`` groups,
-  connected group to group (:func:`.numpy_model.connection_groups`): as many
+  connected group to group (:func:`.weights.connection_groups`): as many
   weights, and parsing multiplies one small block per group. Models trained
   before grouping keep their per-weight random masks.
 * Intent labels: a learned ``(labels x dense_dimension[label])`` table (what

@@ -4,7 +4,7 @@ OpenBLAS (numpy's BLAS) starts its threads for products as small as one
 message's, and on a machine whose cores are busy its threads spin while they
 wait. DIET's parse products are a few hundred rows at most, and a batched
 parse already runs its row batches on threads of its own
-(:data:`.component.PARSE_THREADS`). Measured on the SNIPS test texts (2-core
+(:data:`.parse_schedule.PARSE_THREADS`). Measured on the SNIPS test texts (2-core
 machine, ``benchmarks/speed.py``): with one BLAS thread 2,975 msg/s batched
 and p99 1.66 ms, with OpenBLAS's two about 2,000 msg/s and p99 2.2–4.3 ms.
 

@@ -1,44 +1,41 @@
 """``DIETClassifier``: Rasa's Dual Intent and Entity Transformer (first milestone).
 
 Trained with TensorFlow (imported lazily in :meth:`DIETClassifier.train`);
-persisted as one ``.npz`` of weights plus a JSON state; parsed with the numpy
-forward pass of :mod:`.numpy_model`, so loading and parsing never import
-TensorFlow.
+persisted as one ``.npz`` of weights (:mod:`.weights`) plus a JSON state;
+parsed with the numpy forward pass of :mod:`.numpy_model`, scheduled by
+:mod:`.parse_schedule`, so loading and parsing never import TensorFlow.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import attrs
 import numpy as np
 from intently.component import ENTITIES, FEATURES, INTENT, Component
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
 from intently.message import Entity, Message
-from intently.persistence import load_arrays, load_json_state, reading_state, save_arrays, save_json_state
+from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
-from intently.plugins.classifiers.diet import growth, inference, stored_state, training
+from intently.plugins.classifiers.diet import growth, inference, parse_schedule, stored_state, training
 from intently.plugins.classifiers.diet.blas_threads import one_blas_thread
-from intently.plugins.classifiers.diet.numpy_model import (
+from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, softmax
+from intently.plugins.classifiers.diet.weights import (
     CONNECTION_SPEC_KEYS,
     GROUPED,
     TAG_HEADS,
-    NumpyDIET,
-    TagDecoder,
     head_weight,
     initial_weights,
-    softmax,
+    load_weights,
+    save_weights,
     tag_heads,
 )
-from intently.plugins.classifiers.diet.numpy_transformer import GROUPED_ROWS_LIMIT
 from intently.plugins.extractors import bilou
+from intently.plugins.linear_chain import TagDecoder
 from intently.plugins.tokenizers.tokenizer import INTENT_TOKENS
 
 if TYPE_CHECKING:
@@ -48,70 +45,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-#: Padded rows (messages x (longest + 1)) per batch while parsing: up to this many rows the
-#: transformer's grouped kernels multiply block by block (numpy_model.GROUPED_ROWS_LIMIT), which
-#: costs less per row than the dense product of a larger batch; it also bounds parse memory.
-PARSE_ROWS = GROUPED_ROWS_LIMIT
-#: Messages whose first-layer rows are computed at once (bounds their memory).
-ROWS_BATCH = 4096
-#: Row batches parsed at once, on as many threads: numpy releases the GIL in the products and
-#: most array operations, so on a machine with several cores a second batch runs beside the first.
-PARSE_THREADS = min(2, os.cpu_count() or 1)
-#: Messages whose intents and entities are decoded at once (a group of row batches, parsed by one
-#: thread): one Viterbi over many messages costs the numpy calls of its longest message, not of
-#: every row batch.
-DECODE_MESSAGES = 256
-_executor: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def parse_executor() -> ThreadPoolExecutor:
-    """The threads that parse row batches, started on first use (again in a forked child process,
-    where the parent's threads do not exist)."""
-    global _executor
-    if _executor is None or _executor[0] != os.getpid():
-        _executor = (os.getpid(), ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="intently-diet"))
-    return _executor[1]
-
-
-@attrs.frozen
-class _BatchScores:
-    """What the transformer gives for one row batch: the messages ``index``, their intent
-    similarities (None without intents) and, per tag head, their token scores stacked."""
-
-    index: np.ndarray
-    sims: np.ndarray | None
-    tag_scores: dict[str, np.ndarray]
-
-
-def _row_batches(order: np.ndarray, lengths: np.ndarray, max_rows: int) -> list[np.ndarray]:
-    """``order`` (messages sorted by length) cut into batches of at most ``max_rows`` padded rows
-    (messages x (longest length + 1)); a message longer than that is a batch of its own."""
-    batches = []
-    start = 0
-    while start < len(order):
-        end = start + 1
-        while end < len(order) and (end + 1 - start) * (int(lengths[order[end]]) + 1) <= max_rows:
-            end += 1
-        batches.append(order[start:end])
-        start = end
-    return batches
-
-
-def _decode_groups(batches: list[np.ndarray], lengths: np.ndarray, messages: int, threads: int
-                   ) -> list[list[np.ndarray]]:
-    """Consecutive row batches grouped for one packed decode each: about ``messages`` messages a
-    group, and at least ``threads`` groups when there are that many batches, cut where the
-    groups hold about as many rows (the longer messages come last)."""
-    if len(batches) <= 1:  # one message parsed alone: nothing to group
-        return [batches]
-    sizes = np.array([len(index) * (int(lengths[index].max()) + 1) for index in batches], dtype=np.float64)
-    count = sum(len(index) for index in batches)
-    wanted = min(len(batches), max(threads, round(count / messages)))
-    if wanted <= 1:
-        return [batches]
-    cuts = np.searchsorted(np.cumsum(sizes), sizes.sum() * np.arange(1, wanted) / wanted, side="left") + 1
-    bounds = [0, *sorted(set(int(c) for c in cuts if 0 < c < len(batches))), len(batches)]
-    return [batches[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 class DIETClassifier(Component):
@@ -370,8 +303,9 @@ class DIETClassifier(Component):
         if self.model is None or not messages:
             return
         with one_blas_thread():
-            for start in range(0, len(messages), ROWS_BATCH):
-                self._process_chunk(messages[start : start + ROWS_BATCH])
+            step = parse_schedule.ROWS_BATCH
+            for start in range(0, len(messages), step):
+                self._process_chunk(messages[start : start + step])
 
     def _process_chunk(self, messages: Sequence[Message]) -> None:
         model = self.model
@@ -391,13 +325,11 @@ class DIETClassifier(Component):
                 f"{self.unique_name}: {error}",
                 hint="the featurizers before it changed since training; train the model again",
             ) from error
-        # Messages of similar length together: far less padding in the transformer and the CRF.
-        order = np.argsort(rows.lengths, kind="stable")
-        batches = _row_batches(order, rows.lengths, PARSE_ROWS)
+        groups = parse_schedule.plan(rows.lengths)
         self._tag_decoders()  # built once, before any thread needs them
         self._bilou_tag_set()
 
-        def scores_of(index: np.ndarray) -> _BatchScores:
+        def scores_of(index: np.ndarray) -> parse_schedule.BatchScores:
             batch = rows.pad(index)
             sims, scores = model.heads(batch.x, batch.token_linear, batch.sentence_linear, batch.mask,
                                        batch.lengths)
@@ -406,20 +338,15 @@ class DIETClassifier(Component):
             else:
                 tokens = np.arange(batch.x.shape[1])[None, :] < batch.lengths[:, None]
                 stacked = {head: head_scores[tokens] for head, head_scores in scores.items()}
-            return _BatchScores(index, sims, stacked)
+            return parse_schedule.BatchScores(index, sims, stacked)
 
         def parse(group: list[np.ndarray]) -> None:
             self._set_predictions(chosen, [scores_of(index) for index in group], rows.lengths)
 
-        groups = _decode_groups(batches, rows.lengths, DECODE_MESSAGES, PARSE_THREADS)
-        if len(groups) > 1 and PARSE_THREADS > 1:
-            # Each group writes only its own messages; list() re-raises a group's error here.
-            list(parse_executor().map(parse, groups))
-        else:
-            for group in groups:
-                parse(group)
+        parse_schedule.run(parse, groups)  # each group writes only its own messages
 
-    def _set_predictions(self, messages: Sequence[Message], scored: list[_BatchScores], lengths: np.ndarray
+    def _set_predictions(self, messages: Sequence[Message], scored: list[parse_schedule.BatchScores],
+                         lengths: np.ndarray
                          ) -> None:
         """Intents and entities of the messages of several row batches, decoded together."""
         if len(scored) == 1:
@@ -523,7 +450,7 @@ class DIETClassifier(Component):
         if self.weights is None or self.spec is None:
             return {"trained": False}
         arrays_file = f"{file_name}.npz"
-        save_arrays(Path(model_dir), arrays_file, {k.replace("/", "__"): v for k, v in self.weights.items()})
+        save_weights(Path(model_dir), arrays_file, self.weights)
         state_file = save_json_state(
             Path(model_dir), f"{file_name}.json",
             {"spec": self.spec, "labels": self.labels, "tags": self.tags, "role_tags": self.role_tags,
@@ -545,7 +472,7 @@ class DIETClassifier(Component):
             return instance
         with reading_state(instance, "its model files"):
             state = load_json_state(Path(model_dir), info["state_file"], FORMAT_VERSION)
-            weights = {k.replace("__", "/"): v for k, v in load_arrays(Path(model_dir), info["arrays_file"]).items()}
+            weights = load_weights(Path(model_dir), info["arrays_file"])
             stored_state.check_state(state, weights)
             instance.spec = dict(state["spec"])
             instance.labels = list(state["labels"])

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from intently.plugins.classifiers.diet.numpy_model import TAG_HEADS, architecture, head_weight, initial_weights
+from intently.plugins.classifiers.diet.weights import TAG_HEADS, architecture, head_weight, initial_weights
 
 #: Spec keys that change when labels are added; any other change cannot be grown.
 LABEL_SPEC_KEYS = frozenset({"n_labels", "n_tags", "n_role_tags", "n_group_tags", "label_parts", "label_composition"})

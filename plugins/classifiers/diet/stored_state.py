@@ -1,4 +1,4 @@
-"""Checks of DIET's stored state (JSON) and weights (``.npz``) before a model is built from them.
+"""Checks of DIET's stored state (JSON) and weights (``.npz``, :mod:`.weights`) before a model is built from them.
 
 A model from an untrusted archive may be damaged: a JSON value of the wrong
 type, an array emptied or of the wrong shape or dtype. Every such damage is
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from intently.plugins.classifiers.diet.numpy_model import GROUPED, architecture
+from intently.plugins.classifiers.diet.weights import GROUPED, architecture
 
 #: Spec keys holding a count or a width (non-negative int), and whether the spec must have them.
 _SPEC_INTS = {
@@ -43,7 +43,7 @@ def _strings(value: object, what: str) -> list[str]:
 
 
 def check_spec(spec: object) -> dict[str, Any]:
-    """``spec`` if it describes a model :func:`.numpy_model.architecture` can build, else raise."""
+    """``spec`` if it describes a model :func:`.weights.architecture` can build, else raise."""
     if not isinstance(spec, dict):
         raise TypeError("spec must be an object")
     for key, required in _SPEC_INTS.items():

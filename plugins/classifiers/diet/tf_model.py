@@ -27,15 +27,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet import data as diet_data
-from intently.plugins.classifiers.diet.numpy_model import (
-    architecture,
-    head_weight,
-    label_composition,
-    tag_heads,
-    transition_constraints,
-)
 from intently.plugins.classifiers.diet.numpy_transformer import LN_EPSILON
 from intently.plugins.classifiers.diet.training import batch_entity_f1
+from intently.plugins.classifiers.diet.weights import architecture, head_weight, label_composition, tag_heads
+from intently.plugins.linear_chain import transition_constraints
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +58,7 @@ def _layer_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
 
 
 def _positions(length: tf.Tensor, units: int) -> tf.Tensor:
-    """The sinusoidal signal of :func:`.numpy_model.positional_encoding`, in TensorFlow."""
+    """The sinusoidal signal of :func:`.numpy_transformer.positional_encoding`, in TensorFlow."""
     rates = tf.constant(1.0 / np.power(10000.0, (2 * (np.arange(units) // 2)) / units), tf.float32)
     angles = tf.cast(tf.range(length), tf.float32)[:, None] * rates[None, :]
     even = tf.constant(np.arange(units) % 2 == 0)
@@ -110,7 +105,7 @@ def _rows_matmul(t: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
 
 
 class DIETModel(tf.Module):
-    """Variables named as in :func:`.numpy_model.architecture`; masks are constants."""
+    """Variables named as in :func:`.weights.architecture`; masks are constants."""
 
     def __init__(self, spec: dict[str, Any], weights: dict[str, np.ndarray], masks: dict[str, np.ndarray],
                  config: dict[str, Any], seed: int, head_tags: dict[str, list[str]] | None = None) -> None:

@@ -21,7 +21,8 @@ from typing import Any
 import attrs
 import numpy as np
 from intently.plugins.classifiers.diet import data as diet_data
-from intently.plugins.classifiers.diet.numpy_model import NumpyDIET, decode
+from intently.plugins.classifiers.diet.numpy_model import NumpyDIET
+from intently.plugins.linear_chain import decode
 from intently.plugins.extractors.bilou import bilou_prefix, tag_without_prefix
 from intently.progress import ProgressBar
 
