@@ -20,6 +20,7 @@ import attrs
 import numpy as np
 from intently.component import ENTITIES, FEATURES, INTENT, Component
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
+from intently.params import Param
 from intently.message import Entity, Message
 from intently.persistence import load_arrays, load_json_state, reading_state, save_arrays, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
@@ -117,12 +118,11 @@ def _decode_groups(batches: list[np.ndarray], lengths: np.ndarray, messages: int
 class DIETClassifier(Component):
     """Intent classification and entity recognition with one transformer (Rasa's DIET).
 
-    Accepts every Rasa 3.6 key with Rasa's default (:data:`.config.DEFAULTS`);
+    Accepts every Rasa 3.6 key with Rasa's default (:data:`.config.PARAMS`);
     see the package docstring for what this milestone supports.
     """
 
-    defaults: ClassVar[dict[str, Any]] = diet_config.DEFAULTS
-    untyped_keys = diet_config.UNTYPED_KEYS
+    params: ClassVar[dict[str, Param]] = diet_config.PARAMS
     requires = (FEATURES,)
     provides = (INTENT, ENTITIES)
 
@@ -145,7 +145,7 @@ class DIETClassifier(Component):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        diet_config.validate(config)
+        diet_config.validate(config, cls.component_name())
 
     # --- training ---------------------------------------------------------------------------
 
