@@ -329,15 +329,15 @@ class ListOf(Constraint):
 
     def describe(self) -> str:
         if self.max_len is not None and self.max_len == self.min_len:
-            size = f"a list of {self.min_len} "
+            size = f"a list of {self.min_len} items"
         elif self.min_len == 1 and self.max_len is None:
-            size = "a non-empty list of "
+            size = "a non-empty list"
         elif self.min_len or self.max_len is not None:
-            size = f"a list of {self.min_len} to {self.max_len if self.max_len is not None else 'any number of'} "
+            size = f"a list of {self.min_len} to {self.max_len if self.max_len is not None else 'any number of'} items"
         else:
-            size = "a list of "
-        text = size + "(" + self.item.describe() + ")"
-        return text + (", each once" if self.unique else "")
+            size = "a list"
+        text = f"{size}, each {self.item.describe()}"
+        return text + (", none twice" if self.unique else "")
 
     def invalid_examples(self) -> list[Any]:
         examples: list[Any] = ["not a list"]
@@ -380,7 +380,7 @@ class DictOf(Constraint):
     def describe(self) -> str:
         keys = "{" + ", ".join(self.keys) + "}" if self.keys is not None else "names"
         needs = f" (with {', '.join(self.required)})" if self.required else ""
-        return f"a mapping of {keys}{needs} to ({self.value.describe()})"
+        return f"a mapping of {keys}{needs}, each to {self.value.describe()}"
 
     def invalid_examples(self) -> list[Any]:
         key = self.keys[0] if self.keys else "x"
