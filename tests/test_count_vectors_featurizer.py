@@ -633,7 +633,7 @@ def test_weighting_keys_are_checked() -> None:
     for key, value, message in [
         ("use_idf", "yes", "'use_idf' must be true or false, got 'yes'"),
         ("sublinear_tf", 1, "'sublinear_tf' must be true or false, got 1"),
-        ("norm", "l3", "(?s)'norm' must be one of null, 'l1', 'l2', got 'l3'.*did you mean 'l1'"),
+        ("norm", "l3", "'norm' must be one of null, 'l1', 'l2', got 'l3'"),
     ]:
         with pytest.raises(ComponentConfigError, match=message):
             featurizer(**{key: value})

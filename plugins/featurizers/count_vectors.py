@@ -251,8 +251,8 @@ class CountVectorsFeaturizer(Component):
         ),
         "sublinear_tf": Param(False, Bool(), "intently: sentence counts as 1 + log(count)"),
         "use_idf": Param(False, Bool(), "intently: weigh sentence counts by smoothed inverse document frequency"),
-        "norm": Param(None, OneOf(None, *NORMS), "intently: scale each sentence row to unit length ('l2', 'l1')",
-                      hint="'l2' scales every sentence row to unit length (as sklearn's TfidfVectorizer)"),
+        "norm": Param(None, OneOf(None, *NORMS),
+                      "intently: scale each sentence row to unit length ('l2' as sklearn's TfidfVectorizer, or 'l1')"),
     }
     requires = (TOKENS,)
     provides = (SPARSE_FEATURES,)
