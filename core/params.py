@@ -258,6 +258,9 @@ class OneOf(Constraint):
         by_lower = {c.lower(): c for c in words}
         if value.lower() in by_lower:
             return by_lower[value.lower()]
+        starting = [c for c in words if len(value) >= 2 and c.lower().startswith(value.lower())]
+        if len(starting) == 1:
+            return starting[0]
         close = difflib.get_close_matches(value, words, n=1)
         return close[0] if close else None
 
