@@ -103,8 +103,9 @@ class Component:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "params" in cls.__dict__ and "defaults" not in cls.__dict__:
-            cls.defaults = defaults_of(cls.params)
+        if "params" in cls.__dict__:
+            # A ``defaults`` dict set beside ``params`` adds (undeclared) keys or changes defaults.
+            cls.defaults = {**defaults_of(cls.params), **cls.__dict__.get("defaults", {})}
 
     def __init__(
         self,
