@@ -26,7 +26,7 @@ The constraints (in the spirit of scikit-learn's parameter constraints):
 ``Real(low, high, closed=)``   a finite number; ``closed`` is "both", "left", "right" or "neither"
 ``OneOf(*choices)``            one of the given values (a typo gets the closest choice suggested)
 ``Bool()``                     true or false
-``Str(empty=False)``           a string (non-blank unless ``empty=True``)
+``Str(empty=False)``           a string, not blank (``blank=True``: spaces are enough; ``empty=True``: any)
 ``Regex()``                    a string that compiles as a regular expression
 ``ListOf(item, ...)``          a list whose items satisfy ``item``; ``min_len``, ``unique``
 ``DictOf(value, keys=None)``   a mapping of string keys (only ``keys`` when given) to ``value``
@@ -267,18 +267,26 @@ class OneOf(Constraint):
 
 @attrs.frozen
 class Str(Constraint):
-    """A string; a blank one only with ``empty=True``."""
+    """A string: not empty nor blank, unless ``empty=True`` (any string) or ``blank=True`` (spaces are enough)."""
 
     empty: bool = False
+    blank: bool = False
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, str) and (self.empty or bool(value.strip()))
+        if not isinstance(value, str):
+            return False
+        if self.empty:
+            return True
+        return bool(value) if self.blank else bool(value.strip())
 
     def describe(self) -> str:
-        return "a string" if self.empty else "a non-empty string"
+        if self.empty:
+            return "a string"
+        return "a non-empty string (spaces count)" if self.blank else "a non-empty string"
 
     def invalid_examples(self) -> list[Any]:
-        return [*([] if self.empty else ["", "  "]), 7, ["a"]]
+        refused = [] if self.empty else ([""] if self.blank else ["", "  "])
+        return [*refused, 7, ["a"]]
 
 
 @attrs.frozen

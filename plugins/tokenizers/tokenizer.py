@@ -181,11 +181,11 @@ class Tokenizer(Component):
 
     params: ClassVar[dict[str, Param]] = {
         "intent_tokenization_flag": Param(False, Bool(), "split intent labels on intent_split_symbol"),
-        "intent_split_symbol": Param("_", Str(), "the symbol intent labels are split on"),
+        "intent_split_symbol": Param("_", Str(blank=True), "the symbol intent labels are split on"),
         "token_pattern": Param(None, Either(Regex(), None),
                                "tokens are this regular expression's matches within each token (null: as they are)",
                                hint="check the escaping; in YAML, single-quote the pattern"),
-        "prefix_separator_symbol": Param(None, Either(Str(), None),
+        "prefix_separator_symbol": Param(None, Either(Str(blank=True), None),
                                          "splits a prefix off intent labels before the split symbol is applied"),
         "split_tokens_at_entities": Param(
             True, Bool(), "split training tokens where an entity annotation starts or ends inside one"
