@@ -25,7 +25,7 @@ The constraints (in the spirit of scikit-learn's parameter constraints):
 ``Int(low, high)``             an integer (not a bool) in ``[low, high]``; either bound may be None
 ``Real(low, high, closed=)``   a finite number; ``closed`` is "both", "left", "right" or "neither"
 ``OneOf(*choices)``            one of the given values (a typo gets the closest choice suggested)
-``Bool()``                     true or false
+``Bool(null=False)``           true or false (``null=True``: also null, read as false)
 ``Str(empty=False)``           a string, not blank (``blank=True``: spaces are enough; ``empty=True``: any)
 ``Regex()``                    a string that compiles as a regular expression
 ``ListOf(item, ...)``          a list whose items satisfy ``item``; ``min_len``, ``unique``
@@ -132,16 +132,18 @@ class Anything(Constraint):
 
 @attrs.frozen
 class Bool(Constraint):
-    """``true`` or ``false``."""
+    """``true`` or ``false``; with ``null=True`` also ``null``, read as false (as Rasa reads it)."""
+
+    null: bool = False
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, bool)
+        return isinstance(value, bool) or (self.null and value is None)
 
     def describe(self) -> str:
-        return "true or false"
+        return "true or false (null reads as false)" if self.null else "true or false"
 
     def invalid_examples(self) -> list[Any]:
-        return ["yes", 1, None]
+        return ["yes", 1, *([] if self.null else [None])]
 
 
 def _bounds(low: Any, high: Any, low_open: bool, high_open: bool, noun: str) -> str:

@@ -119,7 +119,7 @@ class SpacyNLP(Component):
     params: ClassVar[dict[str, Param]] = {
         "model": Param(None, Either(Str(), None),
                        "an installed spaCy model's name or a saved spaCy pipeline's folder (required)"),
-        "case_sensitive": Param(False, Bool(), "parse the text as written (false: lowercased)"),
+        "case_sensitive": Param(False, Bool(null=True), "parse the text as written (false: lowercased)"),
     }
     requires = ()
     provides = (SPACY_DOC,)

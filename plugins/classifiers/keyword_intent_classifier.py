@@ -73,7 +73,7 @@ class KeywordIntentClassifier(Component):
     """
 
     params: ClassVar[dict[str, Param]] = {
-        "case_sensitive": Param(True, Bool(), "match keywords with their case"),
+        "case_sensitive": Param(True, Bool(null=True), "match keywords with their case"),
     }
     provides = (INTENT,)
 

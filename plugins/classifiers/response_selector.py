@@ -143,14 +143,14 @@ PARAMS: dict[str, Param] = {
         "the retrieval intent whose responses it selects (null: every retrieval intent)",
         hint="use the part before '/': for examples of faq/ask_name it is 'faq'",
     ),
-    "use_text_as_label": Param(False, OneOf(False),
+    "use_text_as_label": Param(False, OneOf(False, None),
                                "Rasa's DIET2DIET, learning from the response texts: not supported yet, only false",
                                hint="the retrieval keys (faq/ask_name) are the labels"),
     # Rasa forces these for a response selector; here they are the defaults, and
     # other values are refused instead of being ignored.
     "intent_classification": Param(True, OneOf(True),
                                    "always true: selecting a response is classifying its retrieval key"),
-    "entity_recognition": Param(False, OneOf(False), "always false: ResponseSelector does not extract entities",
+    "entity_recognition": Param(False, OneOf(False, None), "always false: ResponseSelector does not extract entities",
                                 hint="use DIETClassifier or CRFEntityExtractor for entities"),
 }
 

@@ -213,7 +213,7 @@ class CRFEntityExtractor(Component):
     """
 
     params: ClassVar[dict[str, Param]] = {
-        "BILOU_flag": Param(True, Bool(), "tag entities with BILOU (begin, inside, last, outside, unit) instead of IO"),
+        "BILOU_flag": Param(True, Bool(null=True), "tag entities with BILOU (begin, inside, last, outside, unit) instead of IO"),
         "split_entities_by_comma": Param(True, bilou.SPLIT_ENTITIES, bilou.SPLIT_ENTITIES_DESCRIPTION,
                                          hint="for example {address: false}"),
         "features": Param(

@@ -64,10 +64,10 @@ class RegexEntityExtractor(Component):
     """
 
     params: ClassVar[dict[str, Param]] = {
-        "case_sensitive": Param(False, Bool(), "match patterns with their case"),
-        "use_lookup_tables": Param(True, Bool(), "extract the lookup tables' entries"),
-        "use_regexes": Param(True, Bool(), "extract the regexes' matches"),
-        "use_word_boundaries": Param(True, Bool(), "match whole words only"),
+        "case_sensitive": Param(False, Bool(null=True), "match patterns with their case"),
+        "use_lookup_tables": Param(True, Bool(null=True), "extract the lookup tables' entries"),
+        "use_regexes": Param(True, Bool(null=True), "extract the regexes' matches"),
+        "use_word_boundaries": Param(True, Bool(null=True), "match whole words only"),
     }
     requires = ()
     provides = (ENTITIES,)

@@ -86,10 +86,10 @@ class RegexFeaturizer(Component):
     """
 
     params: ClassVar[dict[str, Param]] = {
-        "case_sensitive": Param(True, Bool(), "match patterns with their case"),
-        "use_lookup_tables": Param(True, Bool(), "a feature per lookup table of the training data"),
-        "use_regexes": Param(True, Bool(), "a feature per regex of the training data"),
-        "use_word_boundaries": Param(True, Bool(), "lookup entries match whole words only"),
+        "case_sensitive": Param(True, Bool(null=True), "match patterns with their case"),
+        "use_lookup_tables": Param(True, Bool(null=True), "a feature per lookup table of the training data"),
+        "use_regexes": Param(True, Bool(null=True), "a feature per regex of the training data"),
+        "use_word_boundaries": Param(True, Bool(null=True), "lookup entries match whole words only"),
         "number_additional_patterns": Param(
             None, Either(Int(0), None),
             "columns reserved for patterns a finetune adds (null: twice the patterns, at least 10)",

@@ -180,7 +180,7 @@ class Tokenizer(Component):
     phrase_only_languages: ClassVar[tuple[str, ...]] = ()
 
     params: ClassVar[dict[str, Param]] = {
-        "intent_tokenization_flag": Param(False, Bool(), "split intent labels on intent_split_symbol"),
+        "intent_tokenization_flag": Param(False, Bool(null=True), "split intent labels on intent_split_symbol"),
         "intent_split_symbol": Param("_", Str(blank=True), "the symbol intent labels are split on"),
         "token_pattern": Param(None, Either(Regex(), None),
                                "tokens are this regular expression's matches within each token (null: as they are)",

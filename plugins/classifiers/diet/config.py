@@ -49,7 +49,8 @@ BATCH_SIZE = Either(
 )
 
 #: Every key of Rasa 3.6's ``DIETClassifier`` with Rasa's default (``get_default_config``), then
-#: intently's own (a Rasa config leaves them at their default).
+#: intently's own (a Rasa config leaves them at their default). Rasa's keys that take true/false
+#: also take null, read as false, as Rasa reads them (a Rasa config may write it).
 PARAMS: dict[str, Param] = {
     "hidden_layers_sizes": Param(
         {TEXT: [], LABEL: []}, per_attribute(ListOf(Int(1))),
@@ -63,7 +64,7 @@ PARAMS: dict[str, Param] = {
     "number_of_attention_heads": Param(4, Int(1), "attention heads; transformer_size must be divisible by it"),
     "use_key_relative_attention": _unsupported(False, "relative attention"),
     "use_value_relative_attention": _unsupported(False, "relative attention"),
-    "max_relative_position": Param(5, Either(Int(1), None), "Rasa's relative-attention window (unused)"),
+    "max_relative_position": Param(5, Either(Int(0), None), "Rasa's relative-attention window (unused)"),
     "unidirectional_encoder": _unsupported(False, "a unidirectional encoder"),
     "batch_size": Param([64, 256], BATCH_SIZE,
                         "examples per batch: a number, or [first, last] growing linearly over the epochs"),
@@ -84,24 +85,24 @@ PARAMS: dict[str, Param] = {
     "loss_type": Param(CROSS_ENTROPY, OneOf(CROSS_ENTROPY, SOFTMAX), "the training loss",
                        hint="'margin' is not supported yet; 'softmax' is Rasa 2's name for 'cross_entropy'"),
     "ranking_length": Param(10, Int(0), "intents listed in intent_ranking (0: all)"),
-    "maximum_positive_similarity": Param(0.8, Real(), "the margin loss's target for the right label (unused: no margin loss)"),
-    "maximum_negative_similarity": Param(-0.4, Real(), "the margin loss's ceiling for wrong labels (unused: no margin loss)"),
-    "use_maximum_negative_similarity": Param(True, Bool(), "the margin loss looks at the closest wrong label only (unused: no margin loss)"),
-    "scale_loss": Param(False, Bool(), "weigh down examples the model already gets right"),
+    "maximum_positive_similarity": Param(0.8, Either(Real(), None), "the margin loss's target for the right label (unused: no margin loss)"),
+    "maximum_negative_similarity": Param(-0.4, Either(Real(), None), "the margin loss's ceiling for wrong labels (unused: no margin loss)"),
+    "use_maximum_negative_similarity": Param(True, Bool(null=True), "the margin loss looks at the closest wrong label only (unused: no margin loss)"),
+    "scale_loss": Param(False, Bool(null=True), "weigh down examples the model already gets right"),
     "regularization_constant": Param(0.002, Real(0), "L2 weight decay"),
-    "negative_margin_scale": Param(0.8, Real(0), "weight of the wrong labels in the margin loss (unused: no margin loss)"),
+    "negative_margin_scale": Param(0.8, Either(Real(), None), "weight of the wrong labels in the margin loss (unused: no margin loss)"),
     "drop_rate": Param(0.2, Real(0, 1, closed="left"), "dropout rate"),
     "drop_rate_attention": Param(0.0, Real(0, 1, closed="left"), "dropout rate of the attention weights"),
     "connection_density": Param(0.2, Real(0, 1, closed="right"), "share of the sparse layers' weights kept"),
-    "use_sparse_input_dropout": Param(True, Bool(), "dropout on the sparse input features"),
-    "use_dense_input_dropout": Param(True, Bool(), "dropout on the dense input features"),
+    "use_sparse_input_dropout": Param(True, Bool(null=True), "dropout on the sparse input features"),
+    "use_dense_input_dropout": Param(True, Bool(null=True), "dropout on the dense input features"),
     "evaluate_every_number_of_epochs": Param(20, Either(OneOf(-1), Int(1)),
                                              "epochs between evaluations (-1: only after the last epoch)"),
     "evaluate_on_number_of_examples": Param(0, Int(0), "examples held out to evaluate on while training"),
-    "intent_classification": Param(True, Bool(), "learn intents"),
-    "entity_recognition": Param(True, Bool(), "learn entities"),
-    "use_masked_language_model": Param(False, Bool(), "also predict masked tokens while training (needs a transformer)"),
-    "BILOU_flag": Param(True, Bool(), "tag entities with BILOU (begin, inside, last, outside, unit) instead of IO"),
+    "intent_classification": Param(True, Bool(null=True), "learn intents"),
+    "entity_recognition": Param(True, Bool(null=True), "learn entities"),
+    "use_masked_language_model": Param(False, Bool(null=True), "also predict masked tokens while training (needs a transformer)"),
+    "BILOU_flag": Param(True, Bool(null=True), "tag entities with BILOU (begin, inside, last, outside, unit) instead of IO"),
     "tensorboard_log_directory": _unsupported(None, "TensorBoard logging"),
     "tensorboard_log_level": Param("epoch", OneOf("epoch", "batch", "minibatch"), "TensorBoard's logging step (unused: no TensorBoard)"),
     "checkpoint_model": Param(False, Bool(),
@@ -110,10 +111,10 @@ PARAMS: dict[str, Param] = {
                          hint="choosing featurizers by name is not supported yet by intently"),
     "split_entities_by_comma": Param(True, SPLIT_ENTITIES, SPLIT_ENTITIES_DESCRIPTION,
                                      hint="for example {address: false}"),
-    "constrain_similarities": Param(False, Bool(), "sigmoid cross-entropy on all similarities (Rasa 3's advice)"),
+    "constrain_similarities": Param(False, Bool(null=True), "sigmoid cross-entropy on all similarities (Rasa 3's advice)"),
     "model_confidence": Param(SOFTMAX, OneOf(SOFTMAX), "how confidences are computed (Rasa 3's only value)"),
-    "renormalize_confidences": Param(False, Bool(), "renormalise the top ranking_length confidences to sum to 1"),
-    "run_eagerly": Param(False, Bool(), "TensorFlow's eager mode (no effect here)"),
+    "renormalize_confidences": Param(False, Bool(null=True), "renormalise the top ranking_length confidences to sum to 1"),
+    "run_eagerly": Param(False, Bool(null=True), "TensorFlow's eager mode (no effect here)"),
     "drop_small_last_batch": Param(False, Bool(), "drop an epoch's last batch when it is under half a batch"),
     # intently's own keys.
     # A linear path from the sparse features straight to the intent and tag
