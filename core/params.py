@@ -88,6 +88,11 @@ def show(value: Any) -> str:
         return repr(value)
 
 
+def _grouped(text: str) -> str:
+    """A description inside another, parenthesised where its own "or" or "each" would be ambiguous."""
+    return f"({text})" if " or " in text or ", each" in text else text
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -349,7 +354,7 @@ class ListOf(Constraint):
             size = f"a list of {self.min_len} to {self.max_len if self.max_len is not None else 'any number of'} items"
         else:
             size = "a list"
-        text = f"{size}, each {self.item.describe()}"
+        text = f"{size}, each {_grouped(self.item.describe())}"
         return text + (", none twice" if self.unique else "")
 
     def invalid_examples(self) -> list[Any]:
@@ -393,7 +398,7 @@ class DictOf(Constraint):
     def describe(self) -> str:
         keys = "{" + ", ".join(self.keys) + "}" if self.keys is not None else "names"
         needs = f" (with {', '.join(self.required)})" if self.required else ""
-        return f"a mapping of {keys}{needs}, each to {self.value.describe()}"
+        return f"a mapping of {keys}{needs}, each to {_grouped(self.value.describe())}"
 
     def invalid_examples(self) -> list[Any]:
         key = self.keys[0] if self.keys else "x"
@@ -418,14 +423,20 @@ class Either(Constraint):
     options: tuple[Constraint, ...]
 
     def __init__(self, *options: Any) -> None:
-        self.__attrs_init__(tuple(_as_constraint(option) for option in options))
+        flat: list[Constraint] = []
+        for option in map(_as_constraint, options):
+            flat.extend(option.options if isinstance(option, Either) else (option,))
+        self.__attrs_init__(tuple(flat))
 
     def accepts(self, value: Any) -> bool:
         return any(option.accepts(value) for option in self.options)
 
     def describe(self) -> str:
         parts = [option.describe() for option in self.options]
-        return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else parts[0]
+        if len(parts) == 1:
+            return parts[0]
+        parts = [_grouped(part) for part in parts]
+        return ", ".join(parts[:-1]) + " or " + parts[-1]
 
     def invalid_examples(self) -> list[Any]:
         seen: list[Any] = []

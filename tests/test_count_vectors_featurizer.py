@@ -469,13 +469,13 @@ def test_declarations_and_rasa_defaults() -> None:
         ({"min_df": 0}, "'min_df' must be an integer >= 1 or a float in [0.0, 1.0] (a proportion of examples), got 0"),
         ({"max_df": 1.5}, "'max_df' must be"),
         ({"max_features": 0}, "'max_features' must be an integer >= 1 or null"),
-        ({"stop_words": "german"}, "'stop_words' must be null, 'english' or a list"),
+        ({"stop_words": "german"}, "'stop_words' must be null, 'english' or (a list, each a string)"),
         ({"strip_accents": "yes"}, "'strip_accents' must be one of null, 'ascii', 'unicode', got 'yes'"),
         ({"OOV_token": ""}, "'OOV_token' must be a non-empty string or null, got ''"),
-        ({"OOV_words": [1]}, "'OOV_words' must be a string or a list, each a string, got [1]"),
+        ({"OOV_words": [1]}, "'OOV_words' must be a string or (a list, each a string), got [1]"),
         ({"additional_vocabulary_size": -1}, "'additional_vocabulary_size' must be an integer >= 0, null or"),
         ({"additional_vocabulary_size": {"txt": 10}}, "did you mean 'text'?"),
-        ({"lowercase": "yes"}, "'lowercase' must be true or false, got 'yes'"),
+        ({"lowercase": "yes"}, "'lowercase' must be true or false (null reads as false), got 'yes'"),
     ],
 )
 def test_invalid_values_are_rejected_clearly(config, message) -> None:

@@ -269,7 +269,7 @@ def test_components_cli_shows_the_declaration_and_old_style_keys(capsys) -> None
         "default": 300, "allowed": "an integer >= 1", "description": "passes over the training data", "declared": True,
     }
     assert row["config"]["batch_size"]["allowed"] == (
-        "an integer >= 1 or a list of 2 items, each an integer >= 1, [first, last] with first <= last"
+        "an integer >= 1 or (a list of 2 items, each an integer >= 1, [first, last] with first <= last)"
     )
     assert row["defaults"]["epochs"] == 300
 

@@ -65,7 +65,7 @@ PARAMS: dict[str, Param] = {
     "use_key_relative_attention": _unsupported(False, "relative attention"),
     "use_value_relative_attention": _unsupported(False, "relative attention"),
     "max_relative_position": Param(5, Either(Int(0), None), "Rasa's relative-attention window (unused)"),
-    "unidirectional_encoder": _unsupported(False, "a unidirectional encoder"),
+    "unidirectional_encoder": _unsupported(False, "unidirectional encoder"),
     "batch_size": Param([64, 256], BATCH_SIZE,
                         "examples per batch: a number, or [first, last] growing linearly over the epochs"),
     "batch_strategy": Param(BALANCED, OneOf(BALANCED, SEQUENCE),
