@@ -49,7 +49,7 @@ def resolve_classes(
             error.message = f"pipeline item {index + 1}: {error.message}"
             if error.file is None and config.source is not None:
                 error.file = config.source
-                error.line = config.line_of(index, error.key)
+                error.line = config.line_of(index, getattr(error, "key", None))
             raise
     return classes
 
@@ -148,7 +148,7 @@ def build_pipeline(config: ModelConfig, registry: ComponentRegistry | None = Non
             error.message = f"pipeline item {index + 1}: {error.message}"
             if error.file is None and config.source is not None:
                 error.file = config.source
-                error.line = config.line_of(index, error.key)
+                error.line = config.line_of(index, getattr(error, "key", None))
             raise
     try:
         validate_pipeline(classes, config.language, registry)
