@@ -19,8 +19,9 @@ A component is a subclass of :class:`Component` with five lifecycle hooks
                               continue training
 ============================  ================================================
 
-Class attributes declare the rest: ``defaults`` (every config key the
-component accepts, with its default), ``requires`` and ``provides`` (what the
+Class attributes declare the rest: ``params`` (every config key the
+component accepts, with its default, what it allows and what it does: see
+:mod:`intently.params`; ``defaults`` is derived from it), ``requires`` and ``provides`` (what the
 pipeline checks before any training starts), and the languages it supports.
 State is persisted as JSON, ``.npz`` arrays or a library's own file format,
 never with pickle.
@@ -35,7 +36,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
+
 from intently.errors import ComponentConfigError
+from intently.params import Param, check_value, defaults_of, legacy_params
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +72,11 @@ class Component:
 
     #: Name used in ``config.yml``; defaults to the class name.
     name: ClassVar[str | None] = None
-    #: Every accepted config key with its default value.
+    #: Every accepted config key -> :class:`~intently.params.Param` (default, constraint,
+    #: description). A subclass that sets it gets ``defaults`` derived from it.
+    params: ClassVar[Mapping[str, Param]] = {}
+    #: Every accepted config key with its default value: derived from ``params``, or (a plugin
+    #: written before ``params``) set by hand, each key then checked against its default's type.
     defaults: ClassVar[Mapping[str, Any]] = {}
     #: Capabilities that earlier components must provide (a tuple = any of them).
     requires: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
@@ -85,13 +93,19 @@ class Component:
     #: Keys of older Rasa versions that Rasa 3.6 still accepts and ignores (key ->
     #: why): a config carrying one trains, with a warning, and the key is dropped.
     ignored_rasa_keys: ClassVar[Mapping[str, str]] = {}
-    #: Config keys whose values may differ in type from their default (for
-    #: example a ``batch_size`` that is a number or a ``[min, max]`` list).
+    #: Keys of a plain ``defaults`` dict (not declared in ``params``) whose values may differ
+    #: in type from their default (for example a number or a ``[min, max]`` list).
     untyped_keys: ClassVar[frozenset[str]] = frozenset()
     #: False (the rule): :meth:`load` reads its files into memory, and the
     #: unpacked archive is removed as soon as the model is loaded. True keeps
     #: it until ``Interpreter.close()``, garbage collection or exit.
     keeps_files_after_load: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "params" in cls.__dict__:
+            # A ``defaults`` dict set beside ``params`` adds (undeclared) keys or changes defaults.
+            cls.defaults = {**defaults_of(cls.params), **cls.__dict__.get("defaults", {})}
 
     def __init__(
         self,
@@ -121,17 +135,44 @@ class Component:
         return cls.name or cls.__name__
 
     @classmethod
+    def config_params(cls) -> dict[str, Param]:
+        """Every accepted key -> its :class:`~intently.params.Param`, in ``defaults`` order.
+
+        A key declared in ``params`` keeps its constraint and description (with the default of
+        ``defaults``, where a subclass changed it); a key only in ``defaults`` (a plugin written
+        before ``params``) is checked against its default's type, or not at all when it is in
+        ``untyped_keys``.
+        """
+        declared = cls.params
+        legacy = legacy_params(
+            {key: value for key, value in cls.defaults.items() if key not in declared}, cls.untyped_keys
+        )
+        result: dict[str, Param] = {}
+        for key, default in cls.defaults.items():
+            param = declared.get(key)
+            if param is None:
+                result[key] = legacy[key]
+            elif param.default is default or _same_default(param.default, default):
+                result[key] = param
+            else:
+                result[key] = attrs.evolve(param, default=default)
+        return result
+
+    @classmethod
     def merge_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """``defaults`` deep-copied and updated with ``config``.
+        """``defaults`` deep-copied and updated with ``config``, each value checked against its key's param.
 
         Raises:
-            ComponentConfigError: a key that is not in ``defaults``.
+            ComponentConfigError: a key that is not in ``defaults`` (with the closest names), or a
+                value its :class:`~intently.params.Param` does not allow (with ``component``, ``key``
+                and ``value`` set).
         """
+        name = cls.component_name()
         ignored = [key for key in config if key in cls.ignored_rasa_keys and key not in cls.defaults]
         for key in ignored:
             logger.warning(
                 "%s: the config key %r is ignored, as Rasa 3.6 ignores it: %s",
-                cls.component_name(), key, cls.ignored_rasa_keys[key],
+                name, key, cls.ignored_rasa_keys[key],
             )
         if ignored:
             config = {key: value for key, value in config.items() if key not in ignored}
@@ -142,18 +183,16 @@ class Component:
                 hint = (
                     f"did you mean {', '.join(repr(c) for c in close)}?"
                     if close
-                    else f"{cls.component_name()} accepts: "
-                    + (", ".join(sorted(cls.defaults)) or "no options")
+                    else f"{name} accepts: " + (", ".join(sorted(cls.defaults)) or "no options")
                 )
-                raise ComponentConfigError(
-                    f"{cls.component_name()} has no config key {key!r}", hint=hint
-                )
+                raise ComponentConfigError(f"{name} has no config key {key!r}", hint=hint, component=name, key=str(key),
+                                           value=config[key])
+        params = cls.config_params()
         merged = copy.deepcopy(dict(cls.defaults))
         for key, value in config.items():
             if key in COMMON_KEYS:
                 continue
-            if key not in cls.untyped_keys:
-                _check_type(cls.component_name(), key, value, cls.defaults[key])
+            check_value(name, key, value, params[key])
             merged[key] = copy.deepcopy(value)
         return merged
 
@@ -161,8 +200,9 @@ class Component:
     def validate_config(cls, config: dict[str, Any]) -> None:
         """Check the values of a merged config; raise ComponentConfigError if invalid.
 
-        Override to check ranges and combinations; the base checks nothing more
-        than the types done by :meth:`merge_config`.
+        :meth:`merge_config` has checked every value against its key's ``params`` entry;
+        override this for rules that involve several keys (``min_ngram <= max_ngram``), raising
+        :func:`intently.params.invalid_value`'s error. The base checks nothing more.
         """
 
     @classmethod
@@ -246,28 +286,8 @@ class Component:
         return f"<{type(self).__name__} {self.unique_name}>"
 
 
-def _check_type(component: str, key: str, value: Any, default: Any) -> None:
-    """Reject a value whose type clearly differs from a scalar default's."""
-    if default is None or value is None:
-        return
-    expected: tuple[type, ...]
-    if isinstance(default, bool):
-        expected = (bool,)
-    elif isinstance(default, (int, float)):
-        expected = (int, float)
-        if isinstance(value, bool):
-            expected = ()
-    elif isinstance(default, str):
-        expected = (str,)
-    elif isinstance(default, (list, tuple)):
-        expected = (list, tuple)
-    elif isinstance(default, dict):
-        expected = (dict,)
-    else:
-        return
-    if not isinstance(value, expected):
-        raise ComponentConfigError(
-            f"{component}: {key!r} must be of type {type(default).__name__}, "
-            f"got {value!r} ({type(value).__name__})",
-            hint=f"the default is {default!r}",
-        )
+def _same_default(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # noqa: BLE001 - values that cannot be compared differ
+        return False

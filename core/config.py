@@ -138,6 +138,8 @@ class ModelConfig:
         graph: a graph.v1 config's ``train_schema``, ``predict_schema``,
             ``nlu_target`` and ``core_target`` as written (None for default.v1).
         filled_in: what default.v1 filled in, one ``key: value`` line each.
+        pipeline_lines: for each pipeline item read from a file, the line of each of its keys
+            (``""``: the item's first line), so errors about a key can point at it.
     """
 
     language: str = DEFAULT_LANGUAGE
@@ -148,6 +150,14 @@ class ModelConfig:
     ignored: dict[str, Any] = attrs.field(factory=dict)
     graph: dict[str, Any] | None = None
     filled_in: list[str] = attrs.field(factory=list)
+    pipeline_lines: list[dict[str, int]] = attrs.field(factory=list, eq=False, repr=False)
+
+    def line_of(self, index: int, key: str | None = None) -> int | None:
+        """The line of pipeline item ``index``'s ``key`` (or of the item) in :attr:`source`, if known."""
+        if not 0 <= index < len(self.pipeline_lines):
+            return None
+        lines = self.pipeline_lines[index]
+        return lines.get(key or "") or lines.get("")
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as written into model metadata."""
@@ -178,6 +188,7 @@ def load_config(
         return config
     source: str | None = None
     lines: dict[str, int] = {}
+    item_lines: list[dict[str, int]] = []
     if config is None:
         raw: Any = {}
     elif isinstance(config, Mapping):
@@ -196,7 +207,27 @@ def load_config(
             lines = {
                 key.value: key.start_mark.line + 1 for key, _ in root.value if isinstance(key, yaml.ScalarNode)
             }
-    return _resolve(raw, source, lines)
+            item_lines = _pipeline_lines(root)
+    resolved = _resolve(raw, source, lines)
+    if not resolved.used_default_pipeline and len(item_lines) == len(resolved.pipeline):
+        resolved.pipeline_lines = item_lines
+    return resolved
+
+
+def _pipeline_lines(root: yaml.MappingNode) -> list[dict[str, int]]:
+    """Per pipeline item: ``{key: line}`` and ``{"": first line}`` (1-based)."""
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "pipeline" and isinstance(value, yaml.SequenceNode):
+            items = []
+            for item in value.value:
+                lines = {"": item.start_mark.line + 1}
+                if isinstance(item, yaml.MappingNode):
+                    lines.update(
+                        {k.value: k.start_mark.line + 1 for k, _ in item.value if isinstance(k, yaml.ScalarNode)}
+                    )
+                items.append(lines)
+            return items
+    return []
 
 
 def _resolve(raw: Any, source: str | None, lines: Mapping[str, int] | None = None) -> ModelConfig:

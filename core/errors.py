@@ -147,6 +147,25 @@ class ComponentConfigError(ConfigError):
 
     code = "E203"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        component: str | None = None,
+        key: str | None = None,
+        value: Any = None,
+        **where: Any,
+    ) -> None:
+        #: The component, the config key and the value refused (None when not about one key).
+        self.component = component
+        self.key = key
+        self.value = value
+        super().__init__(message, **where)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The base form, with the component and key when the error is about one key."""
+        return {**super().to_dict(), "component": self.component, "key": self.key}
+
 
 class GraphSchemaError(ConfigError):
     """A train or predict graph that cannot run: a cycle, a missing node, an unknown ``fn``, ..."""

@@ -47,7 +47,9 @@ def resolve_classes(
             classes.append(registry.resolve(item["name"], allow_import=allow_import))
         except IntentlyError as error:
             error.message = f"pipeline item {index + 1}: {error.message}"
-            error.file = error.file or config.source
+            if error.file is None and config.source is not None:
+                error.file = config.source
+                error.line = config.line_of(index, getattr(error, "key", None))
             raise
     return classes
 
@@ -144,7 +146,9 @@ def build_pipeline(config: ModelConfig, registry: ComponentRegistry | None = Non
             components.append(cls(component_config(item), unique_name=unique_name(index, cls)))
         except ComponentConfigError as error:
             error.message = f"pipeline item {index + 1}: {error.message}"
-            error.file = error.file or config.source
+            if error.file is None and config.source is not None:
+                error.file = config.source
+                error.line = config.line_of(index, getattr(error, "key", None))
             raise
     try:
         validate_pipeline(classes, config.language, registry)

@@ -205,7 +205,7 @@ from typing import Any
 
 from intently import Component, Entity, Message
 from intently.component import ENTITIES
-from intently.errors import ComponentConfigError
+from intently.params import Bool, Int, Param
 from intently.persistence import load_json_state, reading_state, save_json_state
 
 FORMAT_VERSION = 1
@@ -219,8 +219,13 @@ def _is_word_char(char: str) -> bool:
 class {component}(Component):
     \"\"\"Finds the entity values annotated in the training data again in new messages.\"\"\"
 
-    # Every config key, with its default: an unknown key in config.yml is refused.
-    defaults = {{"case_sensitive": False, "min_length": 2}}
+    # Every config key, once: its default, what it allows and what it does (intently.params).
+    # An unknown key or a value it does not allow is refused before training; `intently
+    # components {component}` shows them, and the conformance kit checks them.
+    params = {{
+        "case_sensitive": Param(False, Bool(), "match values with their case"),
+        "min_length": Param(2, Int(1), "values shorter than this are not learned"),
+    }}
     requires = ()
     provides = (ENTITIES,)
 
@@ -228,14 +233,6 @@ class {component}(Component):
         super().__init__(config, unique_name=unique_name)
         #: value as matched (lower-cased unless case_sensitive) -> (entity type, value as annotated)
         self.values: dict[str, tuple[str, str]] = {{}}
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        if config["min_length"] < 1:
-            raise ComponentConfigError(
-                f"{{cls.component_name()}}: min_length must be at least 1, not {{config['min_length']}}",
-                hint="set min_length: 1 or more",
-            )
 
     def _key(self, text: str) -> str:
         return text if self.config["case_sensitive"] else text.lower()

@@ -20,6 +20,10 @@ The checks (:data:`CHECKS`, in order):
 
 - ``check_defaults_are_json``: ``defaults`` are JSON;
 - ``check_unknown_key_is_refused``: an unknown config key is refused with ``ComponentConfigError``;
+- ``check_config_params``: every key's default satisfies its declared constraint (``params``, see
+  :mod:`intently.params`), and values made invalid from each constraint are refused with
+  ``ComponentConfigError`` naming the component and the key (keys of a plain ``defaults`` dict,
+  which declare no constraint, only have their defaults checked);
 - ``check_trains``: a small pipeline ending in the component trains;
 - ``check_provides``: after it runs, messages hold what it declares in ``provides``: tokens
   with offsets inside the text, and its own sparse or dense features, on every non-blank
@@ -61,6 +65,7 @@ from intently.features import FeatureRef
 from intently.graph.recipes import export_graph, recipe_for
 from intently.interpreter import Interpreter
 from intently.message import Message
+from intently.params import show
 from intently.registry import ComponentRegistry, get_registry
 from intently.trainer import Trainer
 from intently.training_data.model import TrainingData
@@ -297,6 +302,35 @@ def check_unknown_key_is_refused(case: ComponentCase) -> None:
     raise AssertionError(f"{case.name} accepted an unknown config key")
 
 
+def check_config_params(case: ComponentCase) -> None:
+    """Declared defaults are allowed, and invalid values made from each key's constraint are refused."""
+    cls = case.component_cls
+    name = cls.component_name()
+    params = cls.config_params()
+    for key, param in params.items():
+        allowed = param.constraint.describe()
+        assert param.constraint.accepts(param.default), (
+            f"{name}: the default of {key!r}, {show(param.default)}, is not {allowed}"
+        )
+        try:
+            cls.merge_config({key: copy.deepcopy(param.default)})
+        except ComponentConfigError as error:
+            raise AssertionError(f"{name}: the default of {key!r} is refused: {error.message}") from error
+    for key, param in params.items():
+        if not param.declared:
+            continue
+        for value in param.constraint.invalid_examples():
+            try:
+                cls.merge_config({key: copy.deepcopy(value)})
+            except ComponentConfigError as error:
+                assert error.key == key and name in error.message and repr(key) in error.message, (
+                    f"{name}: {key}: {show(value)} was refused, but the error does not name the component "
+                    f"and the key: {error.message}"
+                )
+                continue
+            raise AssertionError(f"{name} accepted {key}: {show(value)}, which is not {param.constraint.describe()}")
+
+
 def check_trains(case: ComponentCase) -> None:
     """A small pipeline ending in the component trains."""
     interpreter = case.trained()
@@ -456,6 +490,7 @@ CHECKS: tuple[Check, ...] = tuple(
     for function in (
         check_defaults_are_json,
         check_unknown_key_is_refused,
+        check_config_params,
         check_trains,
         check_provides,
         check_batch_vs_single,

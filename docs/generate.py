@@ -6,7 +6,8 @@
 It writes:
 
 - ``docs/reference/components.md``: every built-in component, from the registry (its docstring,
-  what it requires and provides, its config keys and defaults);
+  what it requires and provides, and its declared config keys: default, what is allowed, what
+  each does, from ``params``);
 - ``docs/errors.md``: the error catalogue, from ``intently.errors``;
 - ``docs/rasa-components.md``: Rasa's NLU components in intently, from ``intently.rasa_components``;
 - ``docs/benchmarks/*.md`` and the "which pipeline for what" tables of ``README.md`` and
@@ -52,6 +53,11 @@ def _value(value: object) -> str:
     return "`" + text.replace("|", "\\|") + "`"
 
 
+def _cell(text: str) -> str:
+    """Plain text in a table cell: pipes escaped, brackets shown as written."""
+    return _escape(text).replace("|", "\\|")
+
+
 def components_page() -> str:
     """The component reference: the built-in components of the registry, in name order."""
     from intently.registry import get_registry
@@ -64,7 +70,9 @@ def components_page() -> str:
         "Every built-in component, as the registry has it (`intently components` prints the same, with",
         "installed plugins' components too). What each needs before it (`requires`: a tuple is \"one of\")",
         "and gives to the components after it (`provides`) are checked before training; every config key",
-        "is listed with its default. [Components](../components.md) explains how to choose and combine",
+        "is listed with its default, what it allows and what it does, from the component's declaration",
+        "(`params`, see [Writing a plugin](../plugins.md)): a value it does not allow is refused with",
+        "`E203` before anything trains. [Components](../components.md) explains how to choose and combine",
         "them.",
         "",
     ]
@@ -76,10 +84,14 @@ def components_page() -> str:
         lines.append(f"- requires: {', '.join(_capability(r) for r in cls.requires) or '–'}")
         lines.append(f"- provides: {', '.join(_capability(p) for p in cls.provides) or '–'}")
         lines.append("")
-        defaults = dict(cls.defaults)
-        if defaults:
-            lines += ["| key | default |", "|---|---|"]
-            lines += [f"| `{key}` | {_value(value)} |" for key, value in defaults.items()]
+        params = cls.config_params()
+        if params:
+            lines += ["| key | default | allowed | description |", "|---|---|---|---|"]
+            lines += [
+                f"| `{key}` | {_value(param.default)} | {_cell(param.constraint.describe())} | "
+                f"{_cell(param.description)} |"
+                for key, param in params.items()
+            ]
         else:
             lines.append("No config keys.")
         lines.append("")

@@ -40,6 +40,7 @@ import numpy as np
 from intently.component import Component
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
 from intently.message import Message
+from intently.params import Bool, Either, Param, Str
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -115,7 +116,11 @@ class SpacyNLP(Component):
     folder; required) and ``case_sensitive`` (False).
     """
 
-    defaults: ClassVar[dict[str, Any]] = {"model": None, "case_sensitive": False}
+    params: ClassVar[dict[str, Param]] = {
+        "model": Param(None, Either(Str(), None),
+                       "an installed spaCy model's name or a saved spaCy pipeline's folder (required)"),
+        "case_sensitive": Param(False, Bool(null=True), "parse the text as written (false: lowercased)"),
+    }
     requires = ()
     provides = (SPACY_DOC,)
 
@@ -133,6 +138,7 @@ class SpacyNLP(Component):
                 f"folder of a saved spaCy pipeline" + ("" if model is None else f", got {model!r}"),
                 hint="for example `- name: SpacyNLP` with `model: en_core_web_md` "
                 "(install it with: python -m spacy download en_core_web_md)",
+                component=cls.component_name(), key="model", value=model,
             )
 
     # --- the spaCy pipeline ---------------------------------------------------------------------------

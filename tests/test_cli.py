@@ -149,10 +149,14 @@ def test_broken_entity_annotation(project, monkeypatch):
 def test_unknown_component_and_key(project, monkeypatch):
     (project / "config.yml").write_text("pipeline:\n- name: WhitespaceTokeniser\n")
     code, out, err = run_cli(["train"], monkeypatch, project)
-    assert_clean_error(code, err, "unknown component 'WhitespaceTokeniser'", "WhitespaceTokenizer")
+    assert_clean_error(code, err, "unknown component 'WhitespaceTokeniser'", "WhitespaceTokenizer", "config.yml:2:")
     (project / "config.yml").write_text("pipeline:\n- name: WhitespaceTokenizer\n  intent_split: x\n")
     code, out, err = run_cli(["train"], monkeypatch, project)
-    assert_clean_error(code, err, "WhitespaceTokenizer has no config key 'intent_split'")
+    assert_clean_error(code, err, "WhitespaceTokenizer has no config key 'intent_split'", "config.yml:3:",
+                       "did you mean 'intent_split_symbol'")
+    (project / "config.yml").write_text("pipeline:\n- name: WhitespaceTokenizer\n  intent_split_symbol: ''\n")
+    code, out, err = run_cli(["train"], monkeypatch, project)
+    assert_clean_error(code, err, "config.yml:3: pipeline item 1: WhitespaceTokenizer: 'intent_split_symbol' must be")
 
 
 def test_featurizer_before_tokenizer(project, monkeypatch):

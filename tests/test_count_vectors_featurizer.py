@@ -461,20 +461,21 @@ def test_declarations_and_rasa_defaults() -> None:
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"analyzer": "foo"}, "analyzer must be one of 'word', 'char', 'char_wb', got 'foo'"),
-        ({"min_ngram": 3, "max_ngram": 2}, "min_ngram (3) is greater than max_ngram (2)"),
-        ({"min_ngram": 0}, "min_ngram must be an integer >= 1"),
-        ({"max_ngram": 1.5}, "max_ngram must be an integer >= 1"),
-        ({"min_df": 0}, "min_df must be an integer >= 1"),
-        ({"max_df": 1.5}, "max_df must be"),
-        ({"max_features": 0}, "max_features must be an integer >= 1"),
-        ({"stop_words": "german"}, "stop_words must be 'english'"),
-        ({"strip_accents": "yes"}, "strip_accents must be"),
-        ({"OOV_token": ""}, "OOV_token must be a non-empty string"),
-        ({"OOV_words": [1]}, "OOV_words must be a list of words"),
-        ({"additional_vocabulary_size": -1}, "additional_vocabulary_size must be an integer >= 0"),
-        ({"additional_vocabulary_size": {"txt": 10}}, "unknown attribute 'txt'"),
-        ({"lowercase": "yes"}, "'lowercase' must be of type bool"),
+        ({"analyzer": "foo"}, "'analyzer' must be one of 'word', 'char', 'char_wb', got 'foo'"),
+        ({"analyzer": "char-wb"}, "did you mean 'char_wb'?"),
+        ({"min_ngram": 3, "max_ngram": 2}, "'min_ngram' must be at most max_ngram (2), got 3"),
+        ({"min_ngram": 0}, "'min_ngram' must be an integer >= 1, got 0"),
+        ({"max_ngram": 1.5}, "'max_ngram' must be an integer >= 1, got 1.5"),
+        ({"min_df": 0}, "'min_df' must be an integer >= 1 or a float in [0.0, 1.0] (a proportion of examples), got 0"),
+        ({"max_df": 1.5}, "'max_df' must be"),
+        ({"max_features": 0}, "'max_features' must be an integer >= 1 or null"),
+        ({"stop_words": "german"}, "'stop_words' must be null, 'english' or (a list, each a string)"),
+        ({"strip_accents": "yes"}, "'strip_accents' must be one of null, 'ascii', 'unicode', got 'yes'"),
+        ({"OOV_token": ""}, "'OOV_token' must be a non-empty string or null, got ''"),
+        ({"OOV_words": [1]}, "'OOV_words' must be a string or (a list, each a string), got [1]"),
+        ({"additional_vocabulary_size": -1}, "'additional_vocabulary_size' must be an integer >= 0, null or"),
+        ({"additional_vocabulary_size": {"txt": 10}}, "did you mean 'text'?"),
+        ({"lowercase": "yes"}, "'lowercase' must be true or false (null reads as false), got 'yes'"),
     ],
 )
 def test_invalid_values_are_rejected_clearly(config, message) -> None:
@@ -630,9 +631,9 @@ def test_one_message_gets_the_same_sentence_row_as_in_a_batch(config) -> None:
 
 def test_weighting_keys_are_checked() -> None:
     for key, value, message in [
-        ("use_idf", "yes", "'use_idf' must be of type bool"),
-        ("sublinear_tf", 1, "'sublinear_tf' must be of type bool"),
-        ("norm", "l3", "norm must be 'l2', 'l1' or null"),
+        ("use_idf", "yes", "'use_idf' must be true or false, got 'yes'"),
+        ("sublinear_tf", 1, "'sublinear_tf' must be true or false, got 1"),
+        ("norm", "l3", "'norm' must be one of null, 'l1', 'l2', got 'l3'"),
     ]:
         with pytest.raises(ComponentConfigError, match=message):
             featurizer(**{key: value})

@@ -283,7 +283,11 @@ def test_bad_configs_are_refused_naming_the_key(config, key):
 def test_range_errors_say_what_the_default_is():
     with pytest.raises(ComponentConfigError) as error:
         DIETClassifier({"number_of_transformer_layers": -1})
-    assert error.value.hint == "remove the key to use the default, 2"
+    assert error.value.message == "DIETClassifier: 'number_of_transformer_layers' must be an integer >= 0, got -1"
+    assert error.value.hint == (
+        "number_of_transformer_layers: transformer layers (0: none, a feed-forward model); "
+        "the default is 2 (remove the key to use it)"
+    )
 
 
 def test_rasa_config_with_defaults_loads():

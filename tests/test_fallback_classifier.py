@@ -103,9 +103,9 @@ def test_training_leaves_the_labels_alone() -> None:
 @pytest.mark.parametrize(
     "config, fragment",
     [
-        ({"threshold": 1.5}, "threshold must be a number between 0 and 1"),
-        ({"threshold": -0.1}, "threshold must be a number between 0 and 1"),
-        ({"ambiguity_threshold": 2}, "ambiguity_threshold must be a number between 0 and 1"),
+        ({"threshold": 1.5}, r"'threshold' must be a number in \[0, 1\]"),
+        ({"threshold": -0.1}, r"'threshold' must be a number in \[0, 1\]"),
+        ({"ambiguity_threshold": 2}, r"'ambiguity_threshold' must be a number in \[0, 1\]"),
         ({"threshold": True}, "threshold"),
         ({"threshold": "high"}, "threshold"),
         ({"fallback_intent_name": "x"}, "has no config key"),

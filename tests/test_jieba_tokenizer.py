@@ -168,9 +168,10 @@ def test_an_empty_dictionary_folder_is_allowed(tmp_path: Path, caplog) -> None:
     "config, fragment",
     [
         ({"dictionary_path": 5}, "dictionary_path"),
-        ({"dictionary_path": "  "}, "dictionary_path must be a path"),
-        ({"token_pattern": "(unclosed"}, "not a valid regular expression"),
-        ({"intent_split_symbol": ""}, "intent_split_symbol must be a non-empty string"),
+        ({"dictionary_path": "  "}, "'dictionary_path' must be a non-empty string or null, got '  '"),
+        ({"token_pattern": "(unclosed"}, r"'token_pattern' must be a regular expression .*, got '\(unclosed'"),
+        ({"intent_split_symbol": ""}, r"'intent_split_symbol' must be a non-empty string \(spaces count\), got ''"),
+        ({"token_level": "characters"}, "(?s)'token_level' must be one of 'word', 'character'.*did you mean 'character'"),
         ({"user_dictionary": "x"}, "has no config key"),
     ],
 )

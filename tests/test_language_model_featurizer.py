@@ -306,10 +306,11 @@ def test_a_checkpoint_missing_a_tensor_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"model_name": "gpt2"}, "runs BERT-architecture models only"),
-        ({"model_name": "llama"}, "'llama' is not supported"),
-        ({"pooling": "max"}, "pooling must be one of"),
-        ({"runtime": "torch"}, "runtime must be one of"),
+        ({"model_name": "gpt2"}, "(?s)'model_name' must be 'bert', got 'gpt2'.*runs BERT-architecture models only"),
+        ({"model_name": "llama"}, "'model_name' must be 'bert', got 'llama'"),
+        ({"pooling": "max"}, "'pooling' must be one of 'auto', 'cls', 'mean', got 'max'"),
+        ({"runtime": "torch"}, "'runtime' must be one of"),
+        ({"runtime": "onnx"}, "did you mean 'onnxruntime'"),
         ({"model_weights": ""}, "non-empty string"),
         ({"model_weigths": "x"}, "did you mean 'model_weights'"),
     ],

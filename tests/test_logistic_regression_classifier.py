@@ -330,14 +330,14 @@ def test_unknown_config_key_names_component_and_key() -> None:
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"max_iter": 0}, "max_iter must be an integer > 0, got 0"),
-        ({"max_iter": -5}, "max_iter must be an integer > 0"),
-        ({"max_iter": 2.5}, "max_iter must be an integer > 0"),
-        ({"max_iter": "100"}, "'max_iter' must be of type int"),
-        ({"solver": "adam"}, "solver must be one of lbfgs, liblinear"),
-        ({"tol": 0}, "tol must be a number > 0"),
-        ({"random_state": -1}, "random_state must be an integer >= 0 or null"),
-        ({"ranking_length": -1}, "ranking_length must be an integer >= 0"),
+        ({"max_iter": 0}, "'max_iter' must be an integer >= 1, got 0"),
+        ({"max_iter": -5}, "'max_iter' must be an integer >= 1, got -5"),
+        ({"max_iter": 2.5}, "'max_iter' must be an integer >= 1, got 2.5"),
+        ({"max_iter": "100"}, "'max_iter' must be an integer >= 1, got '100'"),
+        ({"solver": "adam"}, "'solver' must be one of 'lbfgs', 'liblinear'"),
+        ({"tol": 0}, "'tol' must be a number > 0, got 0"),
+        ({"random_state": -1}, "'random_state' must be an integer >= 0 or null"),
+        ({"ranking_length": -1}, "'ranking_length' must be an integer >= 0, got -1\n  hint: ranking_length: intents listed in intent_ranking (0: all)"),
     ],
 )
 def test_invalid_values_are_rejected_clearly(config, message) -> None:
@@ -432,15 +432,19 @@ def _time(function, runs: int) -> float:
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"C": 0}, "C must be a number > 0 or 'auto'"),
-        ({"C": "best"}, "C must be a number > 0 or 'auto'"),
-        ({"C": True}, "C must be a number > 0 or 'auto'"),
-        ({"C_candidates": []}, "C_candidates must be a non-empty list"),
-        ({"C_candidates": [1, -2]}, "C_candidates must be a non-empty list"),
-        ({"cv_folds": 1}, "cv_folds must be an integer >= 2"),
-        ({"cv_min_held_out": -1}, "cv_min_held_out must be an integer >= 0"),
-        ({"cv_min_held_out": 2.5}, "cv_min_held_out must be an integer >= 0"),
-        ({"class_weight": "auto"}, "class_weight must be 'balanced' or null"),
+        ({"C": 0}, "'C' must be a number > 0 or 'auto', got 0"),
+        ({"C": "best"}, "'C' must be a number > 0 or 'auto', got 'best'"),
+        ({"C": True}, "'C' must be a number > 0 or 'auto', got true"),
+        ({"C": "Auto"}, "did you mean 'auto'"),
+        ({"C_candidates": []}, r"'C_candidates' must be a non-empty list, each a number > 0, got \[\]"),
+        ({"C_candidates": [1, -2]}, "'C_candidates' must be a non-empty list"),
+        ({"cv_folds": 1}, "'cv_folds' must be an integer >= 2, got 1"),
+        ({"cv_min_held_out": -1}, "'cv_min_held_out' must be an integer >= 0"),
+        ({"cv_min_held_out": 2.5}, "(?s)'cv_min_held_out' must be an integer >= 0, got 2.5.*0 evaluates one fold"),
+        ({"class_weight": "auto"}, "'class_weight' must be one of 'balanced', null, got 'auto'"),
+        ({"solver": "lbgfs"}, "did you mean 'lbfgs'"),
+        ({"max_iter": 0}, "'max_iter' must be an integer >= 1, got 0"),
+        ({"random_state": -1}, "'random_state' must be an integer >= 0 or null, got -1"),
     ],
 )
 def test_bad_strength_keys_are_clear_errors(config, message) -> None:

@@ -104,7 +104,7 @@ def test_the_examples_own_tests_pass_against_the_installed_package(installed_plu
         cwd=PLUGIN_SOURCE, capture_output=True, text=True, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "17 passed" in result.stdout, result.stdout[-2000:]
+    assert "18 passed" in result.stdout, result.stdout[-2000:]
 
 
 def test_the_example_is_in_step_with_intently_plugin_new():

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from intently.component import INTENT, Component
-from intently.errors import ComponentConfigError
 from intently.message import Message
+from intently.params import Param, Real
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -47,9 +47,13 @@ class FallbackClassifier(Component):
     ``ambiguity_threshold`` (0.1), both in [0, 1].
     """
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "threshold": DEFAULT_NLU_FALLBACK_THRESHOLD,
-        "ambiguity_threshold": DEFAULT_NLU_FALLBACK_AMBIGUITY_THRESHOLD,
+    params: ClassVar[dict[str, Param]] = {
+        "threshold": Param(DEFAULT_NLU_FALLBACK_THRESHOLD, Real(0, 1),
+                           "nlu_fallback when the top intent's confidence is below this (0: never)"),
+        "ambiguity_threshold": Param(
+            DEFAULT_NLU_FALLBACK_AMBIGUITY_THRESHOLD, Real(0, 1),
+            "nlu_fallback when the top two intents' confidences are closer than this (0: never)",
+        ),
     }
     requires = (INTENT,)
     provides = (INTENT,)
@@ -58,17 +62,6 @@ class FallbackClassifier(Component):
         super().__init__(config, unique_name=unique_name)
         self.threshold: float = float(self.config["threshold"])
         self.ambiguity_threshold: float = float(self.config["ambiguity_threshold"])
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        for key in ("threshold", "ambiguity_threshold"):
-            value = config[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ComponentConfigError(
-                    f"{name}: {key} must be a number between 0 and 1, got {value!r}",
-                    hint=f"the default is {cls.defaults[key]}; 0 switches this check off",
-                )
 
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
         """Nothing to learn; the training examples' intents are labels and stay untouched."""

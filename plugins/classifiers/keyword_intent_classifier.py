@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from intently.component import INTENT, Component
 from intently.message import Message
+from intently.params import Bool, Param
 from intently.persistence import load_json_state, reading_state, save_json_state
 
 if TYPE_CHECKING:
@@ -71,7 +72,9 @@ class KeywordIntentClassifier(Component):
     Config keys and defaults (Rasa 3.x): ``case_sensitive`` (True).
     """
 
-    defaults: ClassVar[dict[str, Any]] = {"case_sensitive": True}
+    params: ClassVar[dict[str, Param]] = {
+        "case_sensitive": Param(True, Bool(null=True), "match keywords with their case"),
+    }
     provides = (INTENT,)
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import scipy.sparse
 from intently.component import FEATURES, INTENT, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
 from intently.features import SENTENCE, collect_features, feature_blocks
 from intently.message import Message
+from intently.params import Either, Int, ListOf, OneOf, Param, Real
 from intently.persistence import load_arrays, load_json_state
 
 if TYPE_CHECKING:
@@ -191,19 +192,27 @@ class LogisticRegressionClassifier(Component):
     ("balanced" as in Rasa, or null for none).
     """
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "max_iter": 100,
-        "solver": "lbfgs",
-        "tol": 1e-4,
-        "random_state": 42,
-        "ranking_length": LABEL_RANKING_LENGTH,
-        "C": 1.0,
-        "C_candidates": [1.0, 3.0, 10.0, 30.0, 100.0],
-        "cv_folds": 3,
-        "cv_min_held_out": 500,
-        "class_weight": "balanced",
+    params: ClassVar[dict[str, Param]] = {
+        "max_iter": Param(100, Int(1), "iterations of the solver"),
+        "solver": Param("lbfgs", OneOf(*SOLVERS), "the optimiser", hint="the default, 'lbfgs', suits most data"),
+        "tol": Param(1e-4, Real(0, None, closed="neither"), "the solver stops when it improves less than this"),
+        "random_state": Param(42, Either(Int(0), None), "seed of the solver and of the cross-validation folds"),
+        "ranking_length": Param(LABEL_RANKING_LENGTH, Int(0), "intents listed in intent_ranking (0: all)"),
+        "C": Param(1.0, Either(Real(0, None, closed="neither"), AUTO),
+                   "intently: inverse regularisation strength (Rasa fixes 1.0), or 'auto': chosen from "
+                   "C_candidates by cross-validation",
+                   hint="'auto' chooses it by cross-validation on the training data; Rasa uses 1.0"),
+        "C_candidates": Param([1.0, 3.0, 10.0, 30.0, 100.0], ListOf(Real(0, None, closed="neither"), min_len=1),
+                              "intently: the values C: auto chooses from", hint="for example [0.3, 1, 3, 10, 30]"),
+        "cv_folds": Param(3, Int(2), "intently: stratified folds of C: auto's cross-validation"),
+        "cv_min_held_out": Param(
+            500, Int(0), "intently: C: auto evaluates folds until this many examples were held out",
+            hint="0 evaluates one fold; a number above the examples' count evaluates every fold",
+        ),
+        "class_weight": Param("balanced", OneOf("balanced", None),
+                              "'balanced' weighs each intent by the inverse of its number of examples (Rasa's); "
+                              "null: no weights"),
     }
-    untyped_keys: ClassVar[frozenset[str]] = frozenset({"C", "C_candidates", "class_weight"})
     requires = (FEATURES,)
     provides = (INTENT,)
 
@@ -214,55 +223,6 @@ class LogisticRegressionClassifier(Component):
         #: The C of the last fit (the one ``C: auto`` chose); kept for finetuning.
         self.fitted_strength: float | None = None
         self._warned_untrained = False
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        max_iter = config["max_iter"]
-        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter <= 0:
-            raise ComponentConfigError(f"{name}: max_iter must be an integer > 0, got {max_iter!r}")
-        if config["solver"] not in SOLVERS:
-            raise ComponentConfigError(
-                f"{name}: solver must be one of {', '.join(SOLVERS)}, got {config['solver']!r}",
-                hint="the default, 'lbfgs', suits most data",
-            )
-        tol = config["tol"]
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
-            raise ComponentConfigError(f"{name}: tol must be a number > 0, got {tol!r}")
-        seed = config["random_state"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ComponentConfigError(f"{name}: random_state must be an integer >= 0 or null, got {seed!r}")
-        length = config["ranking_length"]
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise ComponentConfigError(
-                f"{name}: ranking_length must be an integer >= 0 (0 ranks every intent), got {length!r}"
-            )
-        strength = config["C"]
-        if strength != AUTO and not _positive_number(strength):
-            raise ComponentConfigError(
-                f"{name}: C must be a number > 0 or 'auto', got {strength!r}",
-                hint="'auto' chooses it by cross-validation on the training data; Rasa uses 1.0",
-            )
-        candidates = config["C_candidates"]
-        if not (isinstance(candidates, list) and candidates and all(_positive_number(c) for c in candidates)):
-            raise ComponentConfigError(
-                f"{name}: C_candidates must be a non-empty list of numbers > 0, got {candidates!r}",
-                hint="for example [0.3, 1, 3, 10, 30]",
-            )
-        folds = config["cv_folds"]
-        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-            raise ComponentConfigError(f"{name}: cv_folds must be an integer >= 2, got {folds!r}")
-        held_out = config["cv_min_held_out"]
-        if isinstance(held_out, bool) or not isinstance(held_out, int) or held_out < 0:
-            raise ComponentConfigError(
-                f"{name}: cv_min_held_out must be an integer >= 0, got {held_out!r}",
-                hint="0 evaluates one fold; a number above the examples' count evaluates every fold",
-            )
-        if config["class_weight"] not in ("balanced", None):
-            raise ComponentConfigError(
-                f"{name}: class_weight must be 'balanced' or null, got {config['class_weight']!r}",
-                hint="'balanced' weighs each intent by the inverse of its number of examples (Rasa's choice)",
-            )
 
     # --- training ------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ import attrs
 from intently.component import FEATURES, RESPONSE
 from intently.errors import ComponentConfigError
 from intently.message import Message
+from intently.params import Check, Either, OneOf, Param, defaults_of
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
 from intently.plugins.classifiers.diet.component import DIETClassifier
@@ -81,9 +82,12 @@ DEFAULT_SELECTOR = "default"
 ALL_RETRIEVAL_INTENTS = "all_retrieval_intents"
 RESPONSES_FORMAT_VERSION = 1
 
-#: Rasa 3.6's defaults (``ResponseSelector.get_default_config``: DIET's, then these).
-DEFAULTS: dict[str, Any] = {
-    **diet_config.DEFAULTS,
+def _is_retrieval_intent(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and "/" not in value
+
+
+#: Rasa 3.6's ResponseSelector defaults (``get_default_config``) where they differ from DIET's.
+_RASA_DEFAULTS: dict[str, Any] = {
     "hidden_layers_sizes": {"text": [256, 128], "label": [256, 128]},
     "share_hidden_layers": False,
     "transformer_size": None,
@@ -120,23 +124,38 @@ DEFAULTS: dict[str, Any] = {
     "evaluate_every_number_of_epochs": 20,
     "evaluate_on_number_of_examples": 0,
     "use_masked_language_model": False,
-    "retrieval_intent": None,
-    "use_text_as_label": False,
     "tensorboard_log_directory": None,
     "tensorboard_log_level": "epoch",
     "featurizers": [],
     "checkpoint_model": False,
     "constrain_similarities": False,
     "model_confidence": "softmax",
-    # Rasa forces these for a response selector; here they are the defaults, and
-    # validate_config refuses the other values instead of ignoring them.
-    "intent_classification": True,
-    "entity_recognition": False,
 }
 
+#: Every key with Rasa 3.6's default (``ResponseSelector.get_default_config``: DIET's keys, these
+#: defaults, then its own keys).
+PARAMS: dict[str, Param] = {
+    **{key: attrs.evolve(param, default=_RASA_DEFAULTS.get(key, param.default))
+       for key, param in diet_config.PARAMS.items()},
+    "retrieval_intent": Param(
+        None,
+        Either(Check(_is_retrieval_intent, "the name of a retrieval intent", invalid=("faq/ask_name", " ")), None),
+        "the retrieval intent whose responses it selects (null: every retrieval intent)",
+        hint="use the part before '/': for examples of faq/ask_name it is 'faq'",
+    ),
+    "use_text_as_label": Param(False, OneOf(False, None),
+                               "Rasa's DIET2DIET, learning from the response texts: not supported yet, only false",
+                               hint="the retrieval keys (faq/ask_name) are the labels"),
+    # Rasa forces these for a response selector; here they are the defaults, and
+    # other values are refused instead of being ignored.
+    "intent_classification": Param(True, OneOf(True),
+                                   "always true: selecting a response is classifying its retrieval key"),
+    "entity_recognition": Param(False, OneOf(False, None), "always false: ResponseSelector does not extract entities",
+                                hint="use DIETClassifier or CRFEntityExtractor for entities"),
+}
 
-def _fail(key: str, message: str, hint: str | None = None) -> None:
-    raise ComponentConfigError(f"{NAME}: {key!r} {message}", hint=hint)
+#: ``{key: default}`` of :data:`PARAMS`.
+DEFAULTS: dict[str, Any] = defaults_of(PARAMS)
 
 
 def utter_action(intent_response_key: str) -> str:
@@ -152,12 +171,11 @@ class ResponseSelector(DIETClassifier):
     when null) with DIET, and at parse time writes the best key, its
     responses and a ranking into ``message.data["response_selector"]`` under
     ``retrieval_intent`` (or ``"default"``). Accepts every Rasa 3.6 key with
-    Rasa's default (:data:`DEFAULTS`); see the module docstring for the
+    Rasa's default (:data:`PARAMS`); see the module docstring for the
     differences.
     """
 
-    defaults: ClassVar[dict[str, Any]] = DEFAULTS
-    untyped_keys = diet_config.UNTYPED_KEYS | {"retrieval_intent"}
+    params: ClassVar[dict[str, Param]] = PARAMS
     requires = (FEATURES,)
     provides = (RESPONSE,)
 
@@ -180,33 +198,8 @@ class ResponseSelector(DIETClassifier):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        """Refuse what a response selector cannot do, then check the values as DIET does."""
-        if config["use_text_as_label"]:
-            _fail(
-                "use_text_as_label",
-                "= true: learning from the response texts (Rasa's DIET2DIET) is not supported yet",
-                hint="remove the key or set it to false: the retrieval keys (faq/ask_name) are the labels",
-            )
-        if not config["intent_classification"]:
-            _fail("intent_classification", "must be true: selecting a response is classifying its retrieval key",
-                  hint="remove the key")
-        if config["entity_recognition"]:
-            _fail("entity_recognition", "must be false: ResponseSelector does not extract entities",
-                  hint="remove the key (Rasa ignores it here) and use DIETClassifier or CRFEntityExtractor for entities")
-        intent = config["retrieval_intent"]
-        if intent is not None and (not isinstance(intent, str) or not intent.strip() or "/" in intent):
-            _fail(
-                "retrieval_intent",
-                f"must be the name of a retrieval intent or null, got {intent!r}",
-                hint="use the part before '/': for examples of faq/ask_name it is 'faq'",
-            )
-        try:
-            diet_config.validate(config, DEFAULTS)
-        except ComponentConfigError as error:
-            # DIET's messages name DIETClassifier; the user wrote ResponseSelector.
-            raise ComponentConfigError(
-                error.message.replace(diet_config.NAME, NAME), hint=error.hint
-            ) from None
+        """Check the rules that involve several keys, as DIET does."""
+        diet_config.validate(config, cls.component_name())
 
     # --- training ---------------------------------------------------------------------------
 

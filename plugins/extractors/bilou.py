@@ -69,7 +69,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from intently.errors import ComponentConfigError
+from intently.params import Bool, DictOf, Either
 from intently.message import Entity, Token
 
 logger = logging.getLogger(__name__)
@@ -270,20 +270,9 @@ def ensure_consistent_bilou_tagging(
 # --- tags -> entities -------------------------------------------------------------------
 
 
-def check_split_entities_config(component: str, value: Any) -> None:
-    """Raise ComponentConfigError unless ``value`` is a valid ``split_entities_by_comma`` setting.
-
-    Valid: ``true``, ``false``, or a mapping of entity types to ``true``/``false``.
-    """
-    if isinstance(value, bool) or (
-        isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, bool) for k, v in value.items())
-    ):
-        return
-    raise ComponentConfigError(
-        f"{component}: split_entities_by_comma must be true, false or a mapping of entity "
-        f"types to true/false, got {value!r}",
-        hint="for example {address: false}",
-    )
+#: What ``split_entities_by_comma`` allows: true, false, or a mapping of entity types to true/false.
+SPLIT_ENTITIES = Either(Bool(), DictOf(Bool()))
+SPLIT_ENTITIES_DESCRIPTION = "split entities at commas: for all types, or per type ({address: false})"
 
 
 def split_entities_config(

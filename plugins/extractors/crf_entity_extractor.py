@@ -124,9 +124,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from intently.component import DENSE_FEATURES, ENTITIES, SPARSE_FEATURES, TOKENS, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
 from intently.features import SEQUENCE, collect_features, feature_origins
 from intently.message import Entity, Message, Token
+from intently.params import All, Bool, Check, Int, ListOf, OneOf, Param, Real, Str
 from intently.persistence import load_expected_arrays, load_json_state, reading_state, save_json_state
 from intently.plugins.classifiers.diet.blas_threads import one_blas_thread
 from intently.plugins.extractors import bilou
@@ -201,22 +202,32 @@ class _Window:
         self.entity_keys = [(offset, f"{prefix}:entity") for offset, prefix, _, _ in self.positions]
 
 
+def _odd_length(value: Any) -> bool:
+    return len(value) % 2 == 1
+
+
 class CRFEntityExtractor(Component):
     """Entity extractor: a linear-chain CRF over lexical token features (Rasa's CRFEntityExtractor).
 
     Config keys and defaults are Rasa 3.6's; see the module docstring.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "BILOU_flag": True,
-        "split_entities_by_comma": True,
-        "features": DEFAULT_FEATURES,
-        "max_iterations": 50,
-        "L1_c": 0.1,
-        "L2_c": 0.1,
-        "featurizers": [],
+    params: ClassVar[dict[str, Param]] = {
+        "BILOU_flag": Param(True, Bool(null=True), "tag entities with BILOU (begin, inside, last, outside, unit) instead of IO"),
+        "split_entities_by_comma": Param(True, bilou.SPLIT_ENTITIES, bilou.SPLIT_ENTITIES_DESCRIPTION,
+                                         hint="for example {address: false}"),
+        "features": Param(
+            DEFAULT_FEATURES,
+            All(ListOf(ListOf(OneOf(*FEATURE_NAMES))),
+                Check(_odd_length, "an odd number of window positions ([before, token, after])",
+                      invalid=([["low"], ["low"]],))),
+            "the window of tokens, each position a list of feature names",
+        ),
+        "max_iterations": Param(50, Int(1), "iterations of the optimiser"),
+        "L1_c": Param(0.1, Real(0), "weight of the L1 penalty"),
+        "L2_c": Param(0.1, Real(0), "weight of the L2 penalty"),
+        "featurizers": Param([], ListOf(Str()), "the featurizers whose dense features it reads ([]: every one)"),
     }
-    untyped_keys: ClassVar[frozenset[str]] = frozenset({"split_entities_by_comma"})
     requires = (TOKENS,)
     provides = (ENTITIES,)
 
@@ -238,45 +249,6 @@ class CRFEntityExtractor(Component):
         """``pattern`` reads the regex featurizer's token data, ``text_dense_features`` dense features."""
         used = {name for names in config.get("features") or () for name in names}
         return (SPARSE_FEATURES,) * ("pattern" in used) + (DENSE_FEATURES,) * ("text_dense_features" in used)
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        features = config["features"]
-        if (
-            not isinstance(features, (list, tuple))
-            or len(features) % 2 != 1
-            or not all(isinstance(names, (list, tuple)) for names in features)
-        ):
-            raise ComponentConfigError(
-                f"{name}: features must be an odd number of lists of feature names "
-                f"([before, token, after]), got {features!r}",
-                hint=f"the default is {DEFAULT_FEATURES!r}",
-            )
-        for names in features:
-            for feature in names:
-                if feature not in FEATURE_NAMES:
-                    raise ComponentConfigError(
-                        f"{name}: unknown feature {feature!r} in features",
-                        hint="available features: " + ", ".join(FEATURE_NAMES),
-                    )
-        iterations = config["max_iterations"]
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ComponentConfigError(f"{name}: max_iterations must be an integer >= 1, got {iterations!r}")
-        for key in ("L1_c", "L2_c"):
-            value = config[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ComponentConfigError(
-                    f"{name}: {key} must be a number >= 0 (the weight of a penalty), got {value!r}",
-                    hint="the default is 0.1",
-                )
-        bilou.check_split_entities_config(name, config["split_entities_by_comma"])
-        featurizers = config["featurizers"]
-        if not all(isinstance(f, str) and f for f in featurizers):
-            raise ComponentConfigError(
-                f"{name}: featurizers must be a list of featurizer names, got {featurizers!r}",
-                hint="[] uses the dense features of every featurizer",
-            )
 
     # --- features --------------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from intently.component import ENTITIES, Component
 from intently.errors import ComponentConfigError
 from intently.message import Entity, Message
+from intently.params import Either, ListOf, Param, Real, Str, invalid_value
 from intently.plugins.extractors.duckling_engines import (
     DIMENSIONS,
     DucklingHttpClient,
@@ -91,12 +92,17 @@ MILLISECONDS_ABOVE = 10**11
 class DucklingEntityExtractor(Component):
     """Entities from Duckling (a server at ``url``, or in-process); see the module docstring."""
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "dimensions": None,
-        "url": None,
-        "locale": None,
-        "timezone": None,
-        "timeout": 3,
+    params: ClassVar[dict[str, Param]] = {
+        "dimensions": Param(None, Either(ListOf(Str()), None),
+                            "the dimensions to keep (time, number, amount-of-money, ...; null: all)",
+                            hint=f"for example [time, number]; Duckling knows {', '.join(DIMENSIONS)}"),
+        "url": Param(None, Either(Str(), None),
+                     "a Duckling server, e.g. http://localhost:8000 (RASA_DUCKLING_HTTP_URL overrides it; "
+                     "null: in-process)"),
+        "locale": Param(None, Either(Str(), None), "Duckling's locale: en_US, de_DE, zh_CN, ..."),
+        "timezone": Param(None, Either(Str(), None),
+                          "e.g. Europe/Berlin (null: Duckling's default, America/Los_Angeles)"),
+        "timeout": Param(3, Real(0, None, closed="neither"), "seconds to wait for the server"),
     }
     requires = ()
     provides = (ENTITIES,)
@@ -111,30 +117,12 @@ class DucklingEntityExtractor(Component):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        dims = config["dimensions"]
-        if dims is not None and (
-            not isinstance(dims, (list, tuple)) or not all(isinstance(d, str) and d for d in dims)
-        ):
-            raise ComponentConfigError(
-                f"{name}: dimensions must be a list of dimension names or null, got {dims!r}",
-                hint=f"for example [time, number]; Duckling knows {', '.join(DIMENSIONS)}",
-            )
-        for key in ("url", "locale", "timezone"):
-            value = config[key]
-            if value is not None and not (isinstance(value, str) and value.strip()):
-                raise ComponentConfigError(f"{name}: {key} must be a non-empty string or null, got {value!r}")
-        timeout = config["timeout"]
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
-            math.isfinite(timeout) and timeout > 0
-        ):
-            raise ComponentConfigError(f"{name}: timeout must be a number of seconds above 0, got {timeout!r}")
         if config["url"] is not None:
             try:
-                DucklingHttpClient(config["url"], timeout)
+                DucklingHttpClient(config["url"], config["timeout"])
             except ValueError as error:
-                raise ComponentConfigError(
-                    f"{name}: url {config['url']!r} cannot be used: {error}",
+                raise invalid_value(
+                    cls.component_name(), "url", config["url"], f"a usable server address ({error})",
                     hint="for example http://localhost:8000",
                 ) from None
 

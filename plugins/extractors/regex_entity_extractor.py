@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from intently.component import ENTITIES, Component
 from intently.errors import ComponentError
 from intently.message import Entity, Message
+from intently.params import Bool, Param
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.patterns import (
     NamedPattern,
@@ -62,11 +63,11 @@ class RegexEntityExtractor(Component):
     module docstring.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "case_sensitive": False,
-        "use_lookup_tables": True,
-        "use_regexes": True,
-        "use_word_boundaries": True,
+    params: ClassVar[dict[str, Param]] = {
+        "case_sensitive": Param(False, Bool(null=True), "match patterns with their case"),
+        "use_lookup_tables": Param(True, Bool(null=True), "extract the lookup tables' entries"),
+        "use_regexes": Param(True, Bool(null=True), "extract the regexes' matches"),
+        "use_word_boundaries": Param(True, Bool(null=True), "match whole words only"),
     }
     requires = ()
     provides = (ENTITIES,)

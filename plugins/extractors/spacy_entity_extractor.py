@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from intently.component import ENTITIES, Component
-from intently.errors import ComponentConfigError
 from intently.message import Entity, Message
+from intently.params import Either, ListOf, Param, Str
 from intently.plugins.spacy_nlp import SPACY_DOC, SPACY_DOC_KEY, spacy_nlp_from
 
 if TYPE_CHECKING:
@@ -35,20 +35,13 @@ logger = logging.getLogger(__name__)
 class SpacyEntityExtractor(Component):
     """Entities from the spaCy model's named-entity recognizer; ``dimensions`` filters the labels."""
 
-    defaults: ClassVar[dict[str, Any]] = {"dimensions": None}
+    params: ClassVar[dict[str, Param]] = {
+        "dimensions": Param(None, Either(ListOf(Str()), None),
+                            "the entity labels to keep, for example [PERSON, GPE] (null: all)",
+                            hint="for example [PERSON, GPE]"),
+    }
     requires = (SPACY_DOC,)
     provides = (ENTITIES,)
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        dims = config["dimensions"]
-        if dims is not None and (
-            not isinstance(dims, (list, tuple)) or not all(isinstance(d, str) and d for d in dims)
-        ):
-            raise ComponentConfigError(
-                f"{cls.component_name()}: dimensions must be a list of entity labels or null, got {dims!r}",
-                hint="for example [PERSON, GPE]",
-            )
 
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
         """Nothing to learn; say when the model cannot find the configured labels."""

@@ -82,13 +82,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import scipy.sparse
 from intently.component import SPARSE_FEATURES, TOKENS, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message
+from intently.params import Bool, Check, Either, Int, ListOf, OneOf, Param, Str, invalid_value
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.sparse_featurizer import (
+    ADDITIONAL_VOCABULARY_SIZE,
+    ADDITIONAL_VOCABULARY_SIZE_DESCRIPTION,
     Vocabulary,
-    check_additional_vocabulary_size,
     csr_from_entries,
     csr_from_rows,
     resolve_reserve,
@@ -104,6 +106,17 @@ logger = logging.getLogger(__name__)
 ANALYZERS = ("word", "char", "char_wb")
 STRIP_ACCENTS = ("ascii", "unicode")
 NORMS = ("l1", "l2")
+
+
+def _proportion(value: Any) -> bool:
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+#: ``min_df``/``max_df``: a number of examples (an integer >= 1) or a proportion (a float in [0, 1]).
+DOCUMENT_FREQUENCY = Either(
+    Int(1),
+    Check(_proportion, "a float in [0.0, 1.0] (a proportion of examples)", invalid=(1.5, -0.1)),
+)
 FILE_SUFFIX = ".vocabulary.json"
 FORMAT_VERSION = 1
 #: Token rows kept in the parse-time cache before it is emptied.
@@ -215,28 +228,32 @@ class CountVectorsFeaturizer(Component):
     ignored_rasa_keys: ClassVar[dict[str, str]] = {
         "token_pattern": "Rasa 2.0 moved it to the tokenizers (set token_pattern on the tokenizer instead)"
     }
-    defaults: ClassVar[dict[str, Any]] = {
-        "analyzer": "word",
-        "min_ngram": 1,
-        "max_ngram": 1,
-        "min_df": 1,
-        "max_df": 1.0,
-        "max_features": None,
-        "stop_words": None,
-        "lowercase": True,
-        "strip_accents": None,
-        "OOV_token": None,
-        "OOV_words": [],
-        "use_shared_vocab": False,
-        "use_lemma": True,
-        "additional_vocabulary_size": {"text": None, "response": None, "action_text": None},
-        "sublinear_tf": False,
-        "use_idf": False,
-        "norm": None,
+    params: ClassVar[dict[str, Param]] = {
+        "analyzer": Param("word", OneOf(*ANALYZERS),
+                          "'word': word n-grams; 'char': character n-grams; 'char_wb': character n-grams inside words"),
+        "min_ngram": Param(1, Int(1), "shortest n-gram (words or characters)"),
+        "max_ngram": Param(1, Int(1), "longest n-gram (at least min_ngram)"),
+        "min_df": Param(1, DOCUMENT_FREQUENCY, "n-grams in fewer examples are left out (a count or a proportion)"),
+        "max_df": Param(1.0, DOCUMENT_FREQUENCY, "n-grams in more examples are left out (a count or a proportion)"),
+        "max_features": Param(None, Either(Int(1), None), "keep only the most frequent n-grams (null: all)"),
+        "stop_words": Param(None, Either(None, "english", ListOf(Str(empty=True))),
+                            "words left out: 'english' (scikit-learn's list), a list of words, or null"),
+        "lowercase": Param(True, Bool(null=True), "lowercase the text first"),
+        "strip_accents": Param(None, OneOf(None, *STRIP_ACCENTS), "remove accents: 'ascii', 'unicode' or null"),
+        "OOV_token": Param(None, Either(Str(), None), "the token that stands for words not in the vocabulary"),
+        "OOV_words": Param([], Either(Str(empty=True), ListOf(Str(empty=True))),
+                           "words always counted as OOV_token (needs OOV_token)"),
+        "use_shared_vocab": Param(False, Bool(null=True), "one vocabulary for text and labels (only text is featurized here)"),
+        "use_lemma": Param(True, Bool(null=True), "count a token's lemma where the tokenizer set one"),
+        "additional_vocabulary_size": Param(
+            {"text": None, "response": None, "action_text": None}, ADDITIONAL_VOCABULARY_SIZE,
+            ADDITIONAL_VOCABULARY_SIZE_DESCRIPTION, hint="for example 1000, or Rasa's form {text: 1000}",
+        ),
+        "sublinear_tf": Param(False, Bool(), "intently: sentence counts as 1 + log(count)"),
+        "use_idf": Param(False, Bool(), "intently: weigh sentence counts by smoothed inverse document frequency"),
+        "norm": Param(None, OneOf(None, *NORMS),
+                      "intently: scale each sentence row to unit length ('l2' as sklearn's TfidfVectorizer, or 'l1')"),
     }
-    untyped_keys: ClassVar[frozenset[str]] = frozenset(
-        {"min_df", "max_df", "stop_words", "OOV_words", "additional_vocabulary_size", "norm"}
-    )
     requires = (TOKENS,)
     provides = (SPARSE_FEATURES,)
 
@@ -290,69 +307,11 @@ class CountVectorsFeaturizer(Component):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        analyzer = config["analyzer"]
-        if analyzer not in ANALYZERS:
-            raise ComponentConfigError(
-                f"{name}: analyzer must be one of {', '.join(map(repr, ANALYZERS))}, got {analyzer!r}",
-                hint="'word' counts word n-grams, 'char_wb' character n-grams inside words",
-            )
-        for key in ("min_ngram", "max_ngram"):
-            value = config[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ComponentConfigError(f"{name}: {key} must be an integer >= 1, got {value!r}")
         if config["min_ngram"] > config["max_ngram"]:
-            raise ComponentConfigError(
-                f"{name}: min_ngram ({config['min_ngram']}) is greater than max_ngram "
-                f"({config['max_ngram']})",
+            raise invalid_value(
+                cls.component_name(), "min_ngram", config["min_ngram"],
+                f"at most max_ngram ({config['max_ngram']})",
                 hint="set min_ngram <= max_ngram, e.g. min_ngram: 1, max_ngram: 4",
-            )
-        for key in ("min_df", "max_df"):
-            value = config[key]
-            valid = not isinstance(value, bool) and (
-                (isinstance(value, int) and value >= 1)
-                or (isinstance(value, float) and 0.0 <= value <= 1.0)
-            )
-            if not valid:
-                raise ComponentConfigError(
-                    f"{name}: {key} must be an integer >= 1 (a number of examples) or a "
-                    f"float in [0.0, 1.0] (a proportion of examples), got {value!r}"
-                )
-        max_features = config["max_features"]
-        if max_features is not None and (
-            isinstance(max_features, bool) or not isinstance(max_features, int) or max_features < 1
-        ):
-            raise ComponentConfigError(
-                f"{name}: max_features must be an integer >= 1 or null, got {max_features!r}"
-            )
-        stop_words = config["stop_words"]
-        if not (
-            stop_words is None
-            or stop_words == "english"
-            or (isinstance(stop_words, list) and all(isinstance(w, str) for w in stop_words))
-        ):
-            raise ComponentConfigError(
-                f"{name}: stop_words must be 'english', a list of words or null, got {stop_words!r}"
-            )
-        if config["strip_accents"] not in (None, *STRIP_ACCENTS):
-            raise ComponentConfigError(
-                f"{name}: strip_accents must be 'ascii', 'unicode' or null, "
-                f"got {config['strip_accents']!r}"
-            )
-        token = config["OOV_token"]
-        if token is not None and (not isinstance(token, str) or not token.strip()):
-            raise ComponentConfigError(f"{name}: OOV_token must be a non-empty string or null, got {token!r}")
-        words = config["OOV_words"]
-        if not (
-            isinstance(words, str)
-            or (isinstance(words, (list, tuple)) and all(isinstance(w, str) for w in words))
-        ):
-            raise ComponentConfigError(f"{name}: OOV_words must be a list of words, got {words!r}")
-        check_additional_vocabulary_size(name, config["additional_vocabulary_size"])
-        if config["norm"] not in (None, *NORMS):
-            raise ComponentConfigError(
-                f"{name}: norm must be 'l2', 'l1' or null, got {config['norm']!r}",
-                hint="'l2' scales every sentence row to unit length (as sklearn's TfidfVectorizer)",
             )
 
     # --- properties -------------------------------------------------------------------------

@@ -79,9 +79,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import scipy.sparse
 from intently.component import SPARSE_FEATURES, TOKENS, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
 from intently.features import SEQUENCE, attach_features
 from intently.message import Message, Token
+from intently.params import Either, Int, ListOf, OneOf, Param
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.sparse_featurizer import (
     Vocabulary,
@@ -179,13 +180,22 @@ class LexicalSyntacticFeaturizer(Component):
     yes/no features are configured).
     """
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "features": [
-            ["low", "title", "upper"],
-            ["BOS", "EOS", "low", "upper", "title", "digit"],
-            ["low", "title", "upper"],
-        ],
-        "additional_vocabulary_size": None,
+    params: ClassVar[dict[str, Param]] = {
+        "features": Param(
+            [
+                ["low", "title", "upper"],
+                ["BOS", "EOS", "low", "upper", "title", "digit"],
+                ["low", "title", "upper"],
+            ],
+            ListOf(ListOf(OneOf(*SUPPORTED_FEATURES), unique=True), min_len=1),
+            "the window of tokens (before, the token, after), each position a list of feature names",
+            hint='for example [["low"], ["BOS", "EOS", "low", "upper", "title", "digit"], ["low"]]',
+        ),
+        "additional_vocabulary_size": Param(
+            None, Either(Int(0), None),
+            "columns reserved for what a finetune adds (null: half the vocabulary, at least 1000; "
+            "0 with only yes/no features)",
+        ),
     }
     requires = (TOKENS,)
     provides = (SPARSE_FEATURES,)
@@ -222,36 +232,6 @@ class LexicalSyntacticFeaturizer(Component):
         self._rows: dict[_Key, int] = {}
         self._table: np.ndarray = np.empty((0, 0), dtype=np.int64)
         self._reset_cache()
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        features = config["features"]
-        hint = (
-            "features is a list of window positions, each a list of feature names, e.g. "
-            '[["low"], ["BOS", "EOS", "low", "upper", "title", "digit"], ["low"]]; '
-            f"the names are {', '.join(SUPPORTED_FEATURES)}"
-        )
-        if not isinstance(features, list) or not features or not all(
-            isinstance(position, list) for position in features
-        ):
-            raise ComponentConfigError(
-                f"{name}: features must be a non-empty list of lists of feature names, got {features!r}",
-                hint=hint,
-            )
-        for position in features:
-            for feature in position:
-                if feature not in SUPPORTED_FEATURES:
-                    raise ComponentConfigError(f"{name}: unknown feature {feature!r} in features", hint=hint)
-            if len(set(position)) != len(position):
-                raise ComponentConfigError(f"{name}: a window position lists a feature twice: {position!r}")
-        reserve = config["additional_vocabulary_size"]
-        if reserve is not None and (isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0):
-            raise ComponentConfigError(
-                f"{name}: additional_vocabulary_size must be an integer >= 0 or null, got {reserve!r}",
-                hint="leave it out for the default (half the vocabulary, at least 1000; 0 when "
-                "only yes/no features are configured)",
-            )
 
     @property
     def dimension(self) -> int:
@@ -551,7 +531,7 @@ class LexicalSyntacticFeaturizer(Component):
         with reading_state(instance, file_name):
             features = (meta.get("meta") or {}).get("features")
             if features is not None:
-                instance.validate_config({**instance.config, "features": features})
+                instance.validate_config(instance.merge_config({**instance.config, "features": features}))
                 instance._configure(features)
             state = load_json_state(model_dir, file_name, FORMAT_VERSION)
             instance.vocabulary = Vocabulary.from_dict(state["vocabulary"])

@@ -44,9 +44,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import scipy.sparse
 from intently.component import SPARSE_FEATURES, TOKENS, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message, Token
+from intently.params import Bool, Either, Int, Param
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.featurizers.patterns import (
     NamedPattern,
@@ -84,12 +85,15 @@ class RegexFeaturizer(Component):
     twice the number of patterns, at least 10). See the module docstring.
     """
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "case_sensitive": True,
-        "use_lookup_tables": True,
-        "use_regexes": True,
-        "use_word_boundaries": True,
-        "number_additional_patterns": None,
+    params: ClassVar[dict[str, Param]] = {
+        "case_sensitive": Param(True, Bool(null=True), "match patterns with their case"),
+        "use_lookup_tables": Param(True, Bool(null=True), "a feature per lookup table of the training data"),
+        "use_regexes": Param(True, Bool(null=True), "a feature per regex of the training data"),
+        "use_word_boundaries": Param(True, Bool(null=True), "lookup entries match whole words only"),
+        "number_additional_patterns": Param(
+            None, Either(Int(0), None),
+            "columns reserved for patterns a finetune adds (null: twice the patterns, at least 10)",
+        ),
     }
     requires = (TOKENS,)
     provides = (SPARSE_FEATURES,)
@@ -102,16 +106,6 @@ class RegexFeaturizer(Component):
         #: Pattern names -> columns, with the reserved columns.
         self.vocabulary: Vocabulary | None = None
         self._matcher: PatternMatcher | None = None
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        value = config["number_additional_patterns"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ComponentConfigError(
-                f"{name}: number_additional_patterns must be an integer >= 0 or null, got {value!r}",
-                hint="leave it out for the default (twice the number of patterns, at least 10)",
-            )
 
     @property
     def dimension(self) -> int:

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from intently.component import DENSE_FEATURES, TOKENS, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.message import Message
+from intently.params import OneOf, Param
 from intently.plugins.spacy_nlp import SPACY_DOC, SPACY_DOC_KEY, require_doc
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ POOLINGS = ("mean", "max")
 class SpacyFeaturizer(Component):
     """Dense features from spaCy word vectors; ``pooling`` (``mean`` or ``max``) makes the sentence vector."""
 
-    defaults: ClassVar[dict[str, Any]] = {"pooling": "mean"}
+    params: ClassVar[dict[str, Param]] = {
+        "pooling": Param("mean", OneOf(*POOLINGS), "how token vectors make the sentence vector"),
+    }
     requires = (TOKENS, SPACY_DOC)
     provides = (DENSE_FEATURES,)
 
@@ -53,13 +56,6 @@ class SpacyFeaturizer(Component):
         super().__init__(config, unique_name=unique_name)
         #: The vector width seen at training (None: not trained yet, 0: the model has no vectors).
         self.dimension: int | None = None
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        if config["pooling"] not in POOLINGS:
-            raise ComponentConfigError(
-                f"{cls.component_name()}: pooling must be one of {', '.join(POOLINGS)}, got {config['pooling']!r}"
-            )
 
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
         """Nothing to learn: featurize the training examples and record the vector width."""

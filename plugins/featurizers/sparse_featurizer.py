@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
+from intently.params import DictOf, Either, Int
 
 #: Lower bound of the default reserve (Rasa 2.2's rule: half the vocabulary,
 #: at least this many columns).
@@ -38,37 +39,14 @@ def default_reserve(vocabulary_size: int) -> int:
     return max(MIN_DEFAULT_RESERVE, vocabulary_size // 2)
 
 
-def check_additional_vocabulary_size(component: str, value: Any) -> None:
-    """Validate ``additional_vocabulary_size``: None, an int >= 0, or Rasa's dict form.
-
-    Raises:
-        ComponentConfigError: any other value.
-    """
-    hint = (
-        "use a number of reserved columns (e.g. 1000), leave it out for the default "
-        "(half the vocabulary, at least 1000), or Rasa's form {text: 1000}"
-    )
-    if value is None:
-        return
-    if isinstance(value, Mapping):
-        for key, size in value.items():
-            if key not in RASA_VOCABULARY_ATTRIBUTES:
-                raise ComponentConfigError(
-                    f"{component}: additional_vocabulary_size has an unknown attribute {key!r}",
-                    hint=f"the attributes are {', '.join(RASA_VOCABULARY_ATTRIBUTES)}",
-                )
-            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-                raise ComponentConfigError(
-                    f"{component}: additional_vocabulary_size[{key!r}] must be an integer >= 0 "
-                    f"or null, got {size!r}",
-                    hint=hint,
-                )
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ComponentConfigError(
-            f"{component}: additional_vocabulary_size must be an integer >= 0, got {value!r}",
-            hint=hint,
-        )
+#: What ``additional_vocabulary_size`` allows: a number of reserved columns, null (the default:
+#: half the vocabulary, at least 1000), or Rasa's form ``{text: 1000}``.
+ADDITIONAL_VOCABULARY_SIZE = Either(
+    Int(0), None, DictOf(Either(Int(0), None), keys=RASA_VOCABULARY_ATTRIBUTES)
+)
+ADDITIONAL_VOCABULARY_SIZE_DESCRIPTION = (
+    "columns reserved for what a finetune adds (null: half the vocabulary, at least 1000)"
+)
 
 
 def resolve_reserve(value: Any, vocabulary_size: int, attribute: str = "text") -> int:

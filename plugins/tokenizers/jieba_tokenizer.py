@@ -84,6 +84,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
 from intently.fileio import atomic_write_text
 from intently.message import Token
+from intently.params import Bool, Either, OneOf, Param, Str
 from intently.plugins.tokenizers.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
@@ -328,11 +329,17 @@ def _learnable(words: Iterable[str]) -> set[str]:
 class JiebaTokenizer(Tokenizer):
     """Chinese word segmentation with jieba; user dictionaries are kept in the model."""
 
-    defaults: ClassVar[dict[str, Any]] = {
-        **Tokenizer.defaults,
-        "dictionary_path": None,
-        "learn_entity_words": True,
-        "token_level": "word",
+    params: ClassVar[dict[str, Param]] = {
+        **Tokenizer.params,
+        "dictionary_path": Param(None, Either(Str(), None), "a folder (or file) of jieba user dictionaries",
+                                 hint="name a folder of jieba user dictionaries"),
+        "learn_entity_words": Param(True, Bool(),
+                                    "add entity values and lookup entries of the training data to jieba's dictionary"),
+        "token_level": Param(
+            "word", OneOf(*TOKEN_LEVELS),
+            "'word': jieba's words (Rasa's); 'character': one token per Chinese character, "
+            "with its jieba word and place in it in token.data",
+        ),
     }
     supported_languages = ("zh",)
 
@@ -344,27 +351,6 @@ class JiebaTokenizer(Tokenizer):
         #: Word -> dictionary frequency learned from training data (``learn_entity_words``).
         self.learned_words: dict[str, int] = {}
         self._jieba: Any = None
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        super().validate_config(config)
-        path = config["dictionary_path"]
-        if path is not None and (not isinstance(path, str) or not path.strip()):
-            raise ComponentConfigError(
-                f"JiebaTokenizer: dictionary_path must be a path (a string) or null, got {path!r}",
-                hint="name a folder of jieba user dictionaries",
-            )
-        if config["token_level"] not in TOKEN_LEVELS:
-            raise ComponentConfigError(
-                f"JiebaTokenizer: token_level must be 'word' or 'character', got {config['token_level']!r}",
-                hint="'word': jieba's words (Rasa's); 'character': one token per Chinese character, "
-                "with its jieba word and place in it in token.data",
-            )
-        if not isinstance(config["learn_entity_words"], bool):
-            raise ComponentConfigError(
-                f"JiebaTokenizer: learn_entity_words must be true or false, got {config['learn_entity_words']!r}",
-                hint="true (the default) adds entity values and lookup entries to jieba's dictionary",
-            )
 
     # --- segmentation ----------------------------------------------------------------------
 

@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from intently.component import TOKENS, Component
-from intently.errors import ComponentConfigError, ComponentError
+from intently.errors import ComponentError
 from intently.message import Message, Token
+from intently.params import Bool, Either, Param, Regex, Str
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -178,12 +179,17 @@ class Tokenizer(Component):
     #: tokenizer yields whole phrases: training logs a warning.
     phrase_only_languages: ClassVar[tuple[str, ...]] = ()
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "intent_tokenization_flag": False,
-        "intent_split_symbol": "_",
-        "token_pattern": None,
-        "prefix_separator_symbol": None,
-        "split_tokens_at_entities": True,
+    params: ClassVar[dict[str, Param]] = {
+        "intent_tokenization_flag": Param(False, Bool(null=True), "split intent labels on intent_split_symbol"),
+        "intent_split_symbol": Param("_", Str(blank=True), "the symbol intent labels are split on"),
+        "token_pattern": Param(None, Either(Regex(), None),
+                               "tokens are this regular expression's matches within each token (null: as they are)",
+                               hint="check the escaping; in YAML, single-quote the pattern"),
+        "prefix_separator_symbol": Param(None, Either(Str(blank=True), None),
+                                         "splits a prefix off intent labels before the split symbol is applied"),
+        "split_tokens_at_entities": Param(
+            True, Bool(), "split training tokens where an entity annotation starts or ends inside one"
+        ),
     }
     provides = (TOKENS,)
 
@@ -194,39 +200,6 @@ class Tokenizer(Component):
         self.prefix_separator_symbol: str | None = self.config["prefix_separator_symbol"]
         pattern = self.config["token_pattern"]
         self.token_pattern: re.Pattern[str] | None = re.compile(pattern) if pattern else None
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        name = cls.component_name()
-        symbol = config["intent_split_symbol"]
-        if not isinstance(symbol, str) or not symbol:
-            raise ComponentConfigError(
-                f"{name}: intent_split_symbol must be a non-empty string, got {symbol!r}",
-                hint='the default is "_"',
-            )
-        prefix = config["prefix_separator_symbol"]
-        if prefix is not None and (not isinstance(prefix, str) or not prefix):
-            raise ComponentConfigError(
-                f"{name}: prefix_separator_symbol must be a non-empty string or null, got {prefix!r}"
-            )
-        if not isinstance(config["split_tokens_at_entities"], bool):
-            raise ComponentConfigError(
-                f"{name}: split_tokens_at_entities must be true or false, "
-                f"got {config['split_tokens_at_entities']!r}"
-            )
-        pattern = config["token_pattern"]
-        if pattern is not None:
-            if not isinstance(pattern, str):
-                raise ComponentConfigError(
-                    f"{name}: token_pattern must be a regular expression (a string), got {pattern!r}"
-                )
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ComponentConfigError(
-                    f"{name}: token_pattern {pattern!r} is not a valid regular expression: {error}",
-                    hint="check the escaping; in YAML, single-quote the pattern",
-                ) from error
 
     # --- what subclasses implement -------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from intently.component import ENTITIES, FEATURES, INTENT, Component
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
+from intently.params import Param
 from intently.message import Entity, Message
 from intently.persistence import load_json_state, reading_state, save_json_state
 from intently.plugins.classifiers.diet import config as diet_config
@@ -50,12 +51,11 @@ FORMAT_VERSION = 1
 class DIETClassifier(Component):
     """Intent classification and entity recognition with one transformer (Rasa's DIET).
 
-    Accepts every Rasa 3.6 key with Rasa's default (:data:`.config.DEFAULTS`);
+    Accepts every Rasa 3.6 key with Rasa's default (:data:`.config.PARAMS`);
     see the package docstring for what this milestone supports.
     """
 
-    defaults: ClassVar[dict[str, Any]] = diet_config.DEFAULTS
-    untyped_keys = diet_config.UNTYPED_KEYS
+    params: ClassVar[dict[str, Param]] = diet_config.PARAMS
     requires = (FEATURES,)
     provides = (INTENT, ENTITIES)
 
@@ -78,7 +78,7 @@ class DIETClassifier(Component):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        diet_config.validate(config)
+        diet_config.validate(config, cls.component_name())
 
     # --- training ---------------------------------------------------------------------------
 

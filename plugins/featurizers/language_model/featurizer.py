@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse
 from intently.component import DENSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
+from intently.params import Either, OneOf, Param, Str
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.plugins.featurizers.language_model.bert import BertConfig, BertEncoder
 from intently.plugins.featurizers.language_model.model_files import (
@@ -89,12 +90,21 @@ class LanguageModelFeaturizer(Component):
             (onnxruntime when installed, else numpy).
     """
 
-    defaults: ClassVar[dict[str, Any]] = {
-        "model_name": "bert",
-        "model_weights": None,
-        "cache_dir": None,
-        "pooling": "auto",
-        "runtime": "numpy",
+    params: ClassVar[dict[str, Param]] = {
+        "model_name": Param(
+            "bert", OneOf("bert"), "the architecture: bert (also MiniLM, LaBSE and every other BertModel checkpoint)",
+            hint="intently runs BERT-architecture models only: use model_name: bert with a BERT-architecture "
+            "checkpoint (BERT, MiniLM, LaBSE, ...); Rasa runs " + ", ".join(OTHER_RASA_MODELS) + " through TensorFlow",
+        ),
+        "model_weights": Param(None, Either(Str(), None),
+                               "a checkpoint folder, or a Hugging Face model id already in the local cache "
+                               "(null: Rasa's rasa/LaBSE)"),
+        "cache_dir": Param(None, Either(Str(), None), "the Hugging Face cache to look in (null: Hugging Face's own)"),
+        "pooling": Param("auto", OneOf(*POOLINGS), "sentence vector: 'auto' (what the checkpoint says, else cls), "
+                                                   "'cls' or 'mean'"),
+        "runtime": Param("numpy", OneOf(*RUNTIMES),
+                         "what runs the encoder: numpy, onnxruntime (the fast extra) or auto (onnxruntime when "
+                         "installed)"),
     }
     requires = (TOKENS,)
     provides = (DENSE_FEATURES,)
@@ -108,30 +118,6 @@ class LanguageModelFeaturizer(Component):
         self._files: ModelFiles | None = None
         self._fingerprint: dict[str, str] = {}
         self._special_ids: tuple[int, int] = (0, 0)
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        name = config["model_name"]
-        if name != "bert":
-            known = name in OTHER_RASA_MODELS
-            raise ComponentConfigError(
-                f"{cls.component_name()}: model_name {name!r} is not supported"
-                + (" (Rasa runs it through TensorFlow; intently runs BERT-architecture models only)" if known else ""),
-                hint="use model_name: bert with a BERT-architecture checkpoint (BERT, MiniLM, LaBSE, ...)",
-            )
-        for key in ("model_weights", "cache_dir"):
-            if config[key] is not None and not (isinstance(config[key], str) and config[key].strip()):
-                raise ComponentConfigError(
-                    f"{cls.component_name()}: {key!r} must be a non-empty string, got {config[key]!r}"
-                )
-        if config["runtime"] not in RUNTIMES:
-            raise ComponentConfigError(
-                f"{cls.component_name()}: runtime must be one of {', '.join(RUNTIMES)}, got {config['runtime']!r}"
-            )
-        if config["pooling"] not in POOLINGS:
-            raise ComponentConfigError(
-                f"{cls.component_name()}: pooling must be one of {', '.join(POOLINGS)}, got {config['pooling']!r}"
-            )
 
     # --- the model --------------------------------------------------------------------------------
 

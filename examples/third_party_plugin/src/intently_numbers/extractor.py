@@ -8,7 +8,7 @@ from typing import Any
 
 from intently import Component, Entity, Message
 from intently.component import ENTITIES
-from intently.errors import ComponentConfigError
+from intently.params import Bool, Param, Str
 
 _UNITS = {
     word: value
@@ -63,13 +63,12 @@ def parse_number_words(words: Sequence[str]) -> int | None:
 class NumberEntityExtractor(Component):
     """Extracts numbers (digits or English words) as entities with a numeric value."""
 
-    defaults = {"entity_name": "number", "parse_words": True}
+    # Each config key once: default, what it allows, what it does (see intently.params).
+    params = {
+        "entity_name": Param("number", Str(), "the entity type of the numbers found"),
+        "parse_words": Param(True, Bool(), "also read numbers written in English words (twenty-one)"),
+    }
     provides = (ENTITIES,)
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        if not config["entity_name"]:
-            raise ComponentConfigError("NumberEntityExtractor: entity_name must not be empty")
 
     def process(self, messages: Sequence[Message], **context: Any) -> None:
         for message in messages:
