@@ -38,6 +38,7 @@ class SpacyEntityExtractor(Component):
     defaults: ClassVar[dict[str, Any]] = {"dimensions": None}
     requires = (SPACY_DOC,)
     provides = (ENTITIES,)
+    learns_entity_tags = False  # spaCy's pretrained model, not tags learnt from tokens
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
