@@ -348,4 +348,8 @@ def test_zh_default_pipeline_is_diet_with_learned_jieba_words(tmp_path: Path) ->
     assert names[0] == "JiebaTokenizer" and "DIETClassifier" in names and "EntitySynonymMapper" in names
     assert config.pipeline[0]["token_level"] == "character" and not config.pipeline[0]["learn_entity_words"]
     assert config.pipeline == default_pipeline("zh")
+    # the intent comes from logistic regression after DIET (chosen on CAIS dev, docs/chinese.md)
+    assert names.index("LogisticRegressionClassifier") == names.index("DIETClassifier") + 1
+    classifier = config.pipeline[names.index("LogisticRegressionClassifier")]
+    assert classifier["C"] == "auto" and classifier["class_weight"] is None
     assert default_pipeline("en")[0]["name"] == "WhitespaceTokenizer"
