@@ -124,6 +124,14 @@ def _render_dev_split(data: dict[str, Any]) -> str:
     return dev_split.to_markdown(data["results"])
 
 
+def _render_dev_file(data: dict[str, Any]) -> str:
+    import accuracy
+
+    table = accuracy.to_markdown(data["results"]).replace("(train → test)", "(train → dev)", 1)
+    note = data.get("note")
+    return f"{table}\n\nNote: {note}." if note else table
+
+
 def _render_train_time(data: dict[str, Any]) -> str:
     import train_time
 
@@ -186,6 +194,10 @@ KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
      "The default pipeline and the TF-IDF + LogReg reference trained one after the other with BLAS limited "
      "to the same number of threads for both (`accuracy.py` times them as a user gets them).",
      _render_train_time),
+    ("dev_file", "development-files.md", "Development files",
+     "Candidate settings trained on a training file and scored on a separate development file "
+     "(`accuracy.py --train TRAIN --test DEV`), never the test file: where the zh default was chosen.",
+     _render_dev_file),
     ("dev_split", "development-splits.md", "Development splits",
      "Candidate settings scored on held-out parts of the *training* files (never the test files), where the "
      "default pipeline was chosen.", _render_dev_split),

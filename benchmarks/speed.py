@@ -176,7 +176,14 @@ def to_markdown(data: dict[str, Any]) -> str:
             f"{row['peak_rss_mb']:.0f}",
             "–" if row.get("train_seconds") is None else f"{row['train_seconds']:.1f}",
         ])
-    return markdown_table(header, rows)
+    table = markdown_table(header, rows)
+    load = data.get("load_average")
+    if load:
+        cpus = (data.get("environment") or {}).get("cpus", "?")
+        table += (f"\n\nLoad average (1, 5, 15 min) on {cpus} CPUs: "
+                  f"{', '.join(f'{v:.2f}' for v in load['before'])} before, "
+                  f"{', '.join(f'{v:.2f}' for v in load['after'])} after.")
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = [m.text for m in intently.load_data(args.data).training_examples]
     if not texts:
         parser.error(f"no examples in {args.data}")
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="intently-speed-") as tmp:
         tmp_path = Path(tmp)
         texts_file = tmp_path / "texts.json"
@@ -235,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         "texts": len(texts),
         "model": str(args.model) if args.model else "trained by the benchmark",
         "systems": {names[k]: v for k, v in rows.items()},
+        # The machine's 1, 5 and 15-minute load averages before and after the measurements.
+        "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
     }
     publish(args.out, args.stem, data, to_markdown(data))
     return 0

@@ -100,6 +100,11 @@ class Component:
     #: unpacked archive is removed as soon as the model is loaded. True keeps
     #: it until ``Interpreter.close()``, garbage collection or exit.
     keeps_files_after_load: ClassVar[bool] = False
+    #: For components that provide ``entities``: True when they learn entity tags from the
+    #: training annotations on tokens (CRF, DIET), so annotations that do not start and end at
+    #: token boundaries matter to them; False for those that find entities otherwise (rules,
+    #: lookup tables, synonyms, a pretrained model). See :meth:`learns_entities_from_tokens`.
+    learns_entity_tags: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -128,6 +133,16 @@ class Component:
         self.epochs_run: int | None = None
 
     # --- declaration helpers ----------------------------------------------------
+
+    @classmethod
+    def learns_entities_from_tokens(cls, config: Mapping[str, Any]) -> bool:
+        """Whether this component, configured with ``config`` (a pipeline item's keys), learns
+        entities from token-level training annotations.
+
+        Tokenizers report annotations that cut through their tokens as warnings only when a
+        component of the pipeline does (otherwise nothing is lost and the warning is noise).
+        """
+        return ENTITIES in cls.provides and cls.learns_entity_tags
 
     @classmethod
     def component_name(cls) -> str:

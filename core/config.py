@@ -67,14 +67,16 @@ TFIDF_WEIGHTING: dict[str, Any] = {"sublinear_tf": True, "use_idf": True, "norm"
 
 
 def default_zh_pipeline() -> list[dict[str, Any]]:
-    """The default pipeline for ``language: zh`` (docs/chinese.md): DIET for intents and entities.
+    """The default pipeline for ``language: zh`` (docs/chinese.md): DIET for entities, logistic
+    regression for intents.
 
     One token per Chinese character with its jieba word and place in that
     word (jieba's own segmentation: ``learn_entity_words`` off, measured on CAIS dev),
     regex and lookup features, the lexical window over characters and word
     boundaries, character 1-3-grams of the sentence, then DIETClassifier (a
-    small transformer) and EntitySynonymMapper. Training needs the ``zh``
-    and ``tensorflow`` extras.
+    small transformer, for the entities), LogisticRegressionClassifier on the
+    sentence counts (the intent; ``C: auto``) and EntitySynonymMapper.
+    Training needs the ``zh`` and ``tensorflow`` extras.
     """
     return [
         # learn_entity_words off: as word-boundary features, names learned whole cost 6.5 F1
@@ -91,6 +93,11 @@ def default_zh_pipeline() -> list[dict[str, Any]]:
             "constrain_similarities": True,
             "random_seed": 1,
         },
+        # The intent: logistic regression over the sentence counts (regularisation chosen by
+        # cross-validation on the training data, every example weighted alike). It replaces DIET's
+        # intent, which DIET still learns beside the entities (the same DIET as before): on CAIS dev
+        # 96.6 % against DIET's 96.1 % (docs/chinese.md).
+        {"name": "LogisticRegressionClassifier", "C": "auto", "class_weight": None, "max_iter": 1000},
         {"name": "EntitySynonymMapper"},
     ]
 

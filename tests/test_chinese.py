@@ -114,6 +114,70 @@ def test_a_boundary_between_tokens_is_reported_as_not_mended(caplog) -> None:
     assert "1 have a boundary between tokens" in caplog.text
 
 
+UNALIGNED = "do not start and end at token boundaries"
+WORD_LEVEL_JIEBA = {"name": "JiebaTokenizer", "learn_entity_words": False}
+
+
+def test_unaligned_annotations_warn_only_when_the_pipeline_learns_entities(caplog) -> None:
+    # "首张 | 杰": the singer annotation starts inside a jieba word
+    intents_only = ModelConfig(language="zh", pipeline=[
+        WORD_LEVEL_JIEBA, {"name": "CountVectorsFeaturizer"}, {"name": "LogisticRegressionClassifier"},
+        {"name": "EntitySynonymMapper"}, {"name": "RegexEntityExtractor"},
+    ])
+    with caplog.at_level(logging.INFO, logger="intently"):
+        JiebaTokenizer({"learn_entity_words": False}).train(annotated(["给我唱首[张杰](singer)的歌"]), intents_only)
+    assert UNALIGNED in caplog.text  # still said, once, at INFO
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and UNALIGNED in r.getMessage()]
+
+    no_diet_entities = ModelConfig(language="zh", pipeline=[
+        WORD_LEVEL_JIEBA, {"name": "CountVectorsFeaturizer"},
+        {"name": "DIETClassifier", "entity_recognition": False},
+    ])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="intently"):
+        JiebaTokenizer({"learn_entity_words": False}).train(annotated(["给我唱首[张杰](singer)的歌"]), no_diet_entities)
+    assert UNALIGNED not in caplog.text
+
+    for extractor in ({"name": "CRFEntityExtractor"}, {"name": "DIETClassifier"}):
+        learns = ModelConfig(language="zh", pipeline=[WORD_LEVEL_JIEBA, {"name": "CountVectorsFeaturizer"}, extractor])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="intently"):
+            JiebaTokenizer({"learn_entity_words": False}).train(annotated(["给我唱首[张杰](singer)的歌"]), learns)
+        assert "1 entity annotations in 1 training examples " + UNALIGNED in caplog.text, extractor
+
+
+def test_english_default_pipeline_does_not_warn_about_unaligned_annotations(caplog) -> None:
+    config = load_config({"language": "en"})
+    assert config.used_default_pipeline
+    with caplog.at_level(logging.WARNING, logger="intently"):
+        WhitespaceTokenizer().train(annotated(["fly to [Berl](city)in now"], "fly"), config)
+    assert UNALIGNED not in caplog.text
+
+
+def test_crf_does_not_repeat_the_tokenizers_report(caplog) -> None:
+    # split_tokens_at_entities off: the annotation stays unaligned and the CRF leaves it out;
+    # the tokenizer's warning names it, the CRF's own would only repeat it.
+    lines = ["给我唱首[张杰](singer)的歌"] + [t.format(s=s) for t in SONG_TEMPLATES[:2] for s in SINGERS]
+    config = {"language": "zh", "pipeline": [
+        {"name": "JiebaTokenizer", "learn_entity_words": False, "split_tokens_at_entities": False},
+        {"name": "CRFEntityExtractor", "max_iterations": 5},
+    ]}
+    with caplog.at_level(logging.WARNING, logger="intently"):
+        intently.Trainer(config).train(annotated(lines))
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and UNALIGNED in r.getMessage()]
+    assert len(warned) == 1 and "split_tokens_at_entities is off" in warned[0] and "'张杰'" in warned[0]
+
+
+def test_crf_still_warns_about_annotations_no_tokenizer_reported(caplog) -> None:
+    from intently.plugins.extractors.crf_entity_extractor import CRFEntityExtractor
+
+    data = annotated(["给我唱首[张杰](singer)的歌", "播放[王菲](singer)的歌"])
+    JiebaTokenizer({"learn_entity_words": False}).process(data.training_examples)  # no training: no report
+    with caplog.at_level(logging.WARNING, logger="intently"):
+        CRFEntityExtractor({"max_iterations": 5}).train(data, ZH)
+    assert "'张杰'" in caplog.text and "does not start and end at token boundaries" in caplog.text
+
+
 def test_data_validate_lists_unaligned_annotations(tmp_path: Path, capsys) -> None:
     from intently.cli.main import main
 
@@ -284,4 +348,8 @@ def test_zh_default_pipeline_is_diet_with_learned_jieba_words(tmp_path: Path) ->
     assert names[0] == "JiebaTokenizer" and "DIETClassifier" in names and "EntitySynonymMapper" in names
     assert config.pipeline[0]["token_level"] == "character" and not config.pipeline[0]["learn_entity_words"]
     assert config.pipeline == default_pipeline("zh")
+    # the intent comes from logistic regression after DIET (chosen on CAIS dev, docs/chinese.md)
+    assert names.index("LogisticRegressionClassifier") == names.index("DIETClassifier") + 1
+    classifier = config.pipeline[names.index("LogisticRegressionClassifier")]
+    assert classifier["C"] == "auto" and classifier["class_weight"] is None
     assert default_pipeline("en")[0]["name"] == "WhitespaceTokenizer"

@@ -135,6 +135,7 @@ from intently.plugins.extractors.crf_model import LinearChainCRF
 from intently.plugins.extractors.crfsuite_reader import read_crfsuite_model
 from intently.plugins.extractors.bilou import ENTITY, GROUP, NO_ENTITY_TAG, ROLE
 from intently.progress import ProgressBar
+from intently.plugins.tokenizers.tokenizer import UNALIGNED_REPORTED
 
 if TYPE_CHECKING:
     from intently.config import ModelConfig
@@ -440,10 +441,15 @@ class CRFEntityExtractor(Component):
         return [e for e in message.entities if not e.extractor or e.extractor == name]
 
     def _warn_misaligned(self, examples: Sequence[Message], gold: Sequence[list[Entity]]) -> None:
-        count = 0
+        """Warn about annotations that do not match token boundaries, except those the tokenizer
+        has reported already (:data:`~intently.plugins.tokenizers.tokenizer.UNALIGNED_REPORTED`)."""
+        count = reported = 0
         for message, entities in zip(examples, gold):
             misaligned = bilou.misaligned_entities(message.tokens or [], entities)
             if not misaligned:
+                continue
+            if message.data.get(UNALIGNED_REPORTED):
+                reported += 1
                 continue
             count += 1
             if count <= MAX_ALIGNMENT_WARNINGS:
@@ -470,6 +476,15 @@ class CRFEntityExtractor(Component):
                 "%s: %d training examples in all have entities that do not match token boundaries",
                 self.unique_name,
                 count,
+            )
+        if reported:
+            logger.info(
+                "%s: %d training examples have entities that do not match token boundaries, as the "
+                "tokenizer reported; %s",
+                self.unique_name,
+                reported,
+                "those entities are left out of training" if self.bilou_flag
+                else "they are learnt for the tokens they overlap",
             )
 
     def _fit(self, sequences: Sequence[list[dict[str, Any]]], labels: Sequence[list[str]]) -> bytes:

@@ -227,6 +227,9 @@ class LexicalSyntacticFeaturizer(Component):
         for column, (_, offset, _) in enumerate(self._token_combos):
             start = self._slices[offset].start if offset in self._slices else column
             self._slices[offset] = slice(start, column + 1)
+        # Every table column's window offset and index: all token features of a batch in one gather.
+        self._column_offsets = np.asarray([offset for _, offset, _ in self._token_combos], dtype=np.int64)
+        self._column_index = np.arange(len(self._token_combos), dtype=np.int64)
         # Parse-time cache: a token key's row in a table of its feature columns
         # (-1: no column); row 0 is the blank row of positions outside a message.
         self._rows: dict[_Key, int] = {}
@@ -476,8 +479,10 @@ class LexicalSyntacticFeaturizer(Component):
         padded[positions] = ids
         table, index = self._table, self.vocabulary.index
         blocks: list[np.ndarray] = []
-        for offset, columns in self._slices.items():
-            blocks.append(table[padded[positions + offset], columns])
+        if self._token_combos:
+            # Column c of token t: the value column of its feature for the token at t + offset(c)
+            # (the slices of the window positions side by side, in column order).
+            blocks.append(table[padded[positions[:, None] + self._column_offsets], self._column_index])
         for position, offset, name in self._position_combos:
             at = positions + offset
             edge = padded[at - 1 if name == BEGIN_OF_SENTENCE else at + 1] == 0
@@ -543,14 +548,16 @@ class LexicalSyntacticFeaturizer(Component):
 
 
 def _token_key(token: Token) -> _Key:
-    if not token.data:
+    data = token.data
+    if not data:
         return token.text, None, None, None
-    pos, word, boundary = (token.data.get(k) for k in (POS_TAG_KEY, WORD_KEY, WORD_BOUNDARY_KEY))
+    # Called for every token parsed: plain look-ups, and str() only for what is not a string yet.
+    pos, word, boundary = data.get(POS_TAG_KEY), data.get(WORD_KEY), data.get(WORD_BOUNDARY_KEY)
     return (
         token.text,
-        None if pos is None else str(pos),
-        None if word is None else str(word),
-        None if boundary is None else str(boundary),
+        pos if pos is None or type(pos) is str else str(pos),
+        word if word is None or type(word) is str else str(word),
+        boundary if boundary is None or type(boundary) is str else str(boundary),
     )
 
 

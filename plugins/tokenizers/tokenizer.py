@@ -58,6 +58,9 @@ INTENT_TOKENS = "_intent_tokens"
 INTENT_RESPONSE_KEY_TOKENS = "_intent_response_key_tokens"
 #: Separator of a retrieval intent and its response key.
 RESPONSE_IDENTIFIER_DELIMITER = "/"
+#: ``Message.data`` key set (True) on training examples whose unaligned annotations the
+#: tokenizer has reported, so an entity extractor does not report them again.
+UNALIGNED_REPORTED = "_unaligned_reported"
 #: How many unaligned annotations the training log's warning names (more are listed at INFO level).
 MAX_SHOWN_ANNOTATIONS = 3
 #: How many unaligned annotations the training log lists in all.
@@ -136,6 +139,29 @@ def unaligned_annotations(messages: Iterable[Message]) -> list[UnalignedAnnotati
                 )
             )
     return found
+
+
+def pipeline_learns_entities(config: ModelConfig | None) -> bool:
+    """Whether a component of ``config``'s pipeline learns entities from token-level annotations.
+
+    True when that cannot be told (no config, an empty pipeline, a graph recipe, a name that
+    does not resolve): then annotations that cut through tokens are reported as warnings.
+    """
+    pipeline = getattr(config, "pipeline", None)
+    if not pipeline or getattr(config, "graph", None):
+        return True
+    from intently.registry import get_registry
+
+    registry = get_registry()
+    for spec in pipeline:
+        try:
+            component_class = registry.resolve(spec["name"])
+        except Exception:  # noqa: BLE001 - an unknown name fails elsewhere, with its own error
+            return True
+        learns = getattr(component_class, "learns_entities_from_tokens", None)
+        if learns is None or learns(spec):
+            return True
+    return False
 
 
 def split_tokens(tokens: Sequence[Token], text: str, positions: Iterable[int]) -> list[Token]:
@@ -224,7 +250,12 @@ class Tokenizer(Component):
         examples = training_data.training_examples
         self.prepare(training_data)
         unaligned = self.tokenize_training_examples(examples, **context)
-        self.report_unaligned(unaligned)
+        self.report_unaligned(unaligned, warn=pipeline_learns_entities(config))
+        if unaligned:
+            reported = {(a.source, a.text) for a in unaligned}
+            for message in examples:
+                if message.entities and (str(message.source) if message.source else None, message.text) in reported:
+                    message.data[UNALIGNED_REPORTED] = True
 
     def prepare(self, training_data: TrainingData) -> None:
         """Learn what tokenizing the training data needs (nothing here; see JiebaTokenizer)."""
@@ -246,9 +277,22 @@ class Tokenizer(Component):
                     message.tokens = split_tokens(message.tokens, message.text, positions)
         return unaligned
 
-    def report_unaligned(self, unaligned: Sequence[UnalignedAnnotation]) -> None:
-        """Log the count of unaligned annotations and the first ones (file, line, text, entity)."""
+    def report_unaligned(self, unaligned: Sequence[UnalignedAnnotation], *, warn: bool = True) -> None:
+        """Log the count of unaligned annotations and the first ones (file, line, text, entity).
+
+        With ``warn`` False (no component of the pipeline learns entities from tokens, so
+        nothing is lost) one INFO line gives the count; ``intently data validate`` still lists them.
+        """
         if not unaligned:
+            return
+        if not warn:
+            logger.info(
+                "%s: %d entity annotations do not start and end at token boundaries; no component of "
+                "the pipeline learns entities from tokens, so this changes nothing here "
+                "(`intently data validate` lists them)",
+                self.unique_name,
+                len(unaligned),
+            )
             return
         split = self.config["split_tokens_at_entities"]
         mended = sum(1 for a in unaligned if a.inside_token) if split else 0

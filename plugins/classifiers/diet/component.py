@@ -59,6 +59,10 @@ class DIETClassifier(Component):
     requires = (FEATURES,)
     provides = (INTENT, ENTITIES)
 
+    @classmethod
+    def learns_entities_from_tokens(cls, config: Mapping[str, Any]) -> bool:
+        return bool(config.get("entity_recognition", cls.defaults["entity_recognition"]))
+
     def __init__(self, config: Mapping[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
         self.spec: dict[str, Any] | None = None
