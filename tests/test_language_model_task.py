@@ -82,6 +82,13 @@ def base_tensors(base: Path) -> dict[str, np.ndarray]:
     return strip_prefix(read_safetensors(base / "model.safetensors"))
 
 
+def trained(component: LanguageModelFeaturizer) -> dict[str, np.ndarray]:
+    """The finetuned tensors, read back from the component's encoder."""
+    assert component._encoder is not None and component._trained
+    tensors = component._encoder.tensors()
+    return {name: tensors[name] for name in component._trained}
+
+
 def features(component: LanguageModelFeaturizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     messages = [intently.Message(text=text) for text in texts]
     WhitespaceTokenizer().process(messages)
@@ -96,16 +103,15 @@ def features(component: LanguageModelFeaturizer, texts: list[str]) -> tuple[np.n
 def test_only_the_top_layers_change(base, finetuned, layers):
     component = finetuned if layers == 1 else trained_featurizer(base, trainable_layers=layers)
     before = base_tensors(base)
-    after = read_checkpoint(base, component="t").tensors | component._trained
-    assert component._trained
+    assert component._encoder is not None
+    after = component._encoder.tensors()
+    assert after.keys() == before.keys() == set(read_checkpoint(base, component="t").tensors)
     for name, value in before.items():
         trains = layers == "all" or name.startswith("encoder.layer.1.")
-        if trains:
-            assert name in component._trained
-        else:
-            assert name not in component._trained
+        assert (name in (component._trained or [])) == trains
+        if not trains:
             np.testing.assert_array_equal(after[name], value)
-    changed = [name for name, value in component._trained.items() if not np.array_equal(value, before[name])]
+    changed = [name for name, value in trained(component).items() if not np.array_equal(value, before[name])]
     assert "encoder.layer.1.output.dense.weight" in changed
     assert ("embeddings.word_embeddings.weight" in changed) == (layers == "all")
     # The features differ from the frozen encoder's.
@@ -117,7 +123,7 @@ def test_tensorflow_and_numpy_agree_on_the_finetuned_encoder(base, finetuned):
     from intently.plugins.featurizers.language_model.tf_bert import TFBertMaskedLM
 
     component = finetuned
-    tensors = base_tensors(base) | component._trained
+    tensors = base_tensors(base) | trained(component)
     assert component._encoder is not None and component._tokenizer is not None
     ids = np.asarray([[2, *component._tokenizer.ids("订 一张 去 上海 的 机票"), 3]], dtype=np.int32)
     model = TFBertMaskedLM(component._encoder.config, tensors, with_head=False)
@@ -132,10 +138,10 @@ def test_tensorflow_and_numpy_agree_on_the_finetuned_encoder(base, finetuned):
 def test_the_same_seed_gives_the_same_encoder(base, finetuned):
     a, b = finetuned, trained_featurizer(base)
     c = trained_featurizer(base, random_seed=2)
-    assert a._trained is not None and b._trained is not None and c._trained is not None
-    for name in a._trained:
-        np.testing.assert_array_equal(a._trained[name], b._trained[name])
-    assert any(not np.array_equal(a._trained[name], c._trained[name]) for name in a._trained)
+    ta, tb, tc = trained(a), trained(b), trained(c)
+    for name in ta:
+        np.testing.assert_array_equal(ta[name], tb[name])
+    assert any(not np.array_equal(ta[name], tc[name]) for name in ta)
 
 
 def test_the_heads_learn_intents_and_bilou_tags(base, finetuned):
@@ -152,12 +158,19 @@ def test_persist_and_load_give_the_finetuned_features(finetuned, tmp_path):
     loaded = persist_and_load(component, tmp_path)
     assert sorted(path.name for path in (tmp_path / "lm").iterdir()) == ["encoder.safetensors", "task_heads.safetensors"]
     stored = read_safetensors(tmp_path / "lm" / "encoder.safetensors")
-    assert sorted(stored) == sorted(component._trained or {})
+    assert sorted(stored) == sorted(component._trained or [])
     assert all(name.startswith("encoder.layer.1.") for name in stored)
+    for name, value in trained(component).items():
+        np.testing.assert_array_equal(stored[name], value)
     for before, after in zip(features(component, TEXTS), features(loaded, TEXTS)):
         np.testing.assert_array_equal(before, after)
-    assert loaded._heads is None  # kept only for finetuning
-    assert persist_and_load(component, tmp_path / "again", finetune=True)._heads is not None
+    # Loaded (as the training cache restores it), it persists the same files again.
+    again = persist_and_load(loaded, tmp_path / "again")
+    assert sorted(path.name for path in (tmp_path / "again" / "lm").iterdir()) == sorted(
+        path.name for path in (tmp_path / "lm").iterdir())
+    for name, value in read_safetensors(tmp_path / "again" / "lm" / "encoder.safetensors").items():
+        np.testing.assert_array_equal(value, stored[name])
+    assert again._heads is not None and again._heads.intents == ["book_flight", "play_music", "weather"]
 
 
 def test_a_damaged_finetuned_encoder_is_a_clear_error(finetuned, tmp_path):
@@ -252,3 +265,18 @@ def test_finetuning_again_with_a_new_intent_grows_the_head_and_continues_the_enc
     persisted = interpreter.persist(tmp_path, fixed_model_name="again")
     parsed = intently.load_model(persisted).parse_batch(["三国 人物 诸葛亮"])
     assert {item["name"] for item in parsed[0]["intent_ranking"]} == {"book_flight", "play_music", "weather", "history"}
+
+
+def test_a_model_trained_from_the_training_cache_keeps_the_finetuned_encoder(base, tmp_path):
+    config = pipeline(base)
+    first = intently.Trainer(config).train(data())
+    trainer = intently.Trainer(config)
+    second = trainer.train(data())  # every node restored from this test's cache
+    assert trainer.cache_report is not None
+    fates = trainer.cache_report["nodes"]
+    assert [fate for node, fate in fates.items() if "LanguageModelFeaturizer" in node] == ["restored"], fates
+    path = second.persist(tmp_path, fixed_model_name="cached")
+    with tarfile.open(path) as tar:
+        names = [Path(member.name).name for member in tar.getmembers() if "LanguageModelFeaturizer" in member.name]
+    assert "encoder.safetensors" in names
+    assert (intently.load_model(path).parse_batch(TEXTS) == first.parse_batch(TEXTS))

@@ -53,7 +53,7 @@ from intently.plugins.featurizers.language_model.model_files import (
     read_model_files,
     resolve_model_directory,
 )
-from intently.plugins.featurizers.language_model.mlm import encoder_tensor_names, strip_prefix
+from intently.plugins.featurizers.language_model.mlm import encoder_tensor_names
 from intently.plugins.featurizers.language_model.safetensors import (
     SafetensorsError,
     read_safetensors,
@@ -146,9 +146,10 @@ class LanguageModelFeaturizer(Component):
         self._files: ModelFiles | None = None
         self._fingerprint: dict[str, str] = {}
         self._special_ids: tuple[int, int] = (0, 0)
-        #: The finetuned encoder tensors that trained (None: the checkpoint's encoder, frozen).
-        self._trained: dict[str, np.ndarray] | None = None
-        #: The task heads (kept after training, and after a load for finetuning).
+        #: The names of the encoder tensors that were finetuned (None: the checkpoint's encoder, frozen);
+        #: their values live in the encoder (``BertEncoder.tensors``), not twice in memory.
+        self._trained: list[str] | None = None
+        #: The task heads (small; kept so that a restored or loaded component persists and finetunes them).
         self._heads: TaskHeads | None = None
 
     @classmethod
@@ -329,9 +330,7 @@ class LanguageModelFeaturizer(Component):
             learning_rate=float(self.config["learning_rate"]), batch_size=int(self.config["batch_size"]),
             seed=seed, bilou=bilou, pooling=self.pooling,
         )
-        tensors = strip_prefix(read_safetensors(self._files.weights))
-        if self._trained is not None:
-            tensors.update(self._trained)
+        tensors = self._encoder.tensors()
         try:
             result = finetune_on_task(
                 self.unique_name, self._encoder.config, self._files.config, tensors, self._heads, examples,
@@ -349,7 +348,7 @@ class LanguageModelFeaturizer(Component):
             self.unique_name, len(result.encoder), len(examples), result.epochs, result.steps, result.seconds,
             result.losses[0], result.losses[-1],
         )
-        self._trained, self._heads = result.encoder, result.heads
+        self._trained, self._heads = sorted(result.encoder), result.heads
         tensors.update(result.encoder)
         self._encoder = BertEncoder(self._encoder.config, tensors)
         self._runner = self._make_runner(self._encoder)
@@ -470,7 +469,9 @@ class LanguageModelFeaturizer(Component):
             **self._fingerprint,
         }
         if self._trained is not None and self._heads is not None:
-            write_safetensors(model_dir / ENCODER_FILE, self._trained, metadata={"format": "pt"})
+            tensors = self._encoder.tensors()
+            trained = {name: tensors[name] for name in self._trained}
+            write_safetensors(model_dir / ENCODER_FILE, trained, metadata={"format": "pt"})
             write_safetensors(model_dir / HEADS_FILE, self._heads.tensors, metadata={"format": "pt"})
             meta["finetuned"] = {
                 "encoder_file": ENCODER_FILE,
@@ -487,8 +488,8 @@ class LanguageModelFeaturizer(Component):
     ) -> LanguageModelFeaturizer:
         """Find the checkpoint again, check that it is the one the model was trained with, apply the finetuned layers.
 
-        With ``finetune=True`` the finetuned tensors and the heads are kept so that ``train``
-        continues from them.
+        The heads and the names of the finetuned tensors are kept, so that the component persists
+        them again (a training-cache restore) and ``train`` continues from them (``finetune=True``).
         """
         instance = super().load(meta, model_dir, finetune=finetune, **context)
         assert isinstance(instance, cls)
@@ -511,8 +512,7 @@ class LanguageModelFeaturizer(Component):
         instance._load_model(directory, trained)
         if trained is not None and heads is not None:
             instance._check_finetuned(trained, heads)
-        if finetune:
-            instance._trained, instance._heads = trained, heads
+            instance._trained, instance._heads = sorted(trained), heads
         recorded_tokenizer = state.get("tokenizer")
         assert instance._files is not None
         if recorded_tokenizer is not None and recorded_tokenizer != instance._files.tokenizer_settings:
