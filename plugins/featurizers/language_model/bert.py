@@ -99,6 +99,33 @@ class BertEncoder:
     def vocabulary_size(self) -> int:
         return int(self.word_embeddings.shape[0])
 
+    def tensors(self) -> dict[str, np.ndarray]:
+        """Every tensor back under its Hugging Face name and layout (``(out, in)`` weights), copied."""
+        hidden = self.config.hidden_size
+        result = {
+            "embeddings.word_embeddings.weight": self.word_embeddings,
+            "embeddings.position_embeddings.weight": self.position_embeddings,
+            "embeddings.token_type_embeddings.weight": self.token_type_embeddings,
+            "embeddings.LayerNorm.weight": self.embedding_norm[0],
+            "embeddings.LayerNorm.bias": self.embedding_norm[1],
+        }
+        for index, layer in enumerate(self.layers):
+            prefix = f"encoder.layer.{index}"
+            for part, column in (("query", 0), ("key", 1), ("value", 2)):
+                result[f"{prefix}.attention.self.{part}.weight"] = layer.qkv[:, column * hidden : (column + 1) * hidden].T
+                result[f"{prefix}.attention.self.{part}.bias"] = layer.qkv_bias[column * hidden : (column + 1) * hidden]
+            result[f"{prefix}.attention.output.dense.weight"] = layer.attention_output.T
+            result[f"{prefix}.attention.output.dense.bias"] = layer.attention_output_bias
+            result[f"{prefix}.attention.output.LayerNorm.weight"] = layer.attention_norm[0]
+            result[f"{prefix}.attention.output.LayerNorm.bias"] = layer.attention_norm[1]
+            result[f"{prefix}.intermediate.dense.weight"] = layer.intermediate.T
+            result[f"{prefix}.intermediate.dense.bias"] = layer.intermediate_bias
+            result[f"{prefix}.output.dense.weight"] = layer.output.T
+            result[f"{prefix}.output.dense.bias"] = layer.output_bias
+            result[f"{prefix}.output.LayerNorm.weight"] = layer.output_norm[0]
+            result[f"{prefix}.output.LayerNorm.bias"] = layer.output_norm[1]
+        return {name: np.ascontiguousarray(value, dtype=np.float32).copy() for name, value in result.items()}
+
     def _take(self, name: str, shape: tuple[int | None, ...]) -> np.ndarray:
         if name not in self._tensors:
             raise ValueError(f"the checkpoint has no tensor {name!r}")

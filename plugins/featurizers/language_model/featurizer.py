@@ -22,6 +22,15 @@ weights and vocabulary, not the weights themselves; loading finds the
 checkpoint again (``model_weights`` first, then the recorded directory) and
 refuses files whose fingerprint differs, since the features, and everything
 trained on them, would silently change.
+
+With ``trainable_layers`` above 0 the featurizer learns: its ``train`` hook
+finetunes the encoder's top layers together with an intent head and an
+entity-tag head on the training data, in TensorFlow (:mod:`.task`), then
+featurizes the training examples with the finetuned encoder. The layers that
+trained are stored in the archive (``encoder.safetensors``, and the heads in
+``task_heads.safetensors``, so that ``intently train --finetune`` continues
+from them); the rest still comes from the checkpoint. Parsing runs the
+finetuned encoder in numpy, without TensorFlow.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ import numpy as np
 import scipy.sparse
 from intently.component import DENSE_FEATURES, TOKENS, Component
 from intently.errors import ComponentConfigError, ComponentError, MissingDependencyError
-from intently.params import Either, OneOf, Param, Str
+from intently.params import Bool, Either, Int, OneOf, Param, Real, Str
+from intently.persistence import reading_state
 from intently.features import SENTENCE, SEQUENCE, attach_features
 from intently.plugins.featurizers.language_model.bert import BertConfig, BertEncoder
 from intently.plugins.featurizers.language_model.model_files import (
@@ -44,13 +54,23 @@ from intently.plugins.featurizers.language_model.model_files import (
     read_model_files,
     resolve_model_directory,
 )
+from intently.plugins.featurizers.language_model.mlm import encoder_tensor_names
 from intently.plugins.featurizers.language_model.safetensors import (
     SafetensorsError,
     read_safetensors,
+    write_safetensors,
 )
 from intently.plugins.featurizers.language_model.wordpiece import (
     WordPieceTokenizer,
     read_vocabulary,
+)
+from intently.plugins.featurizers.language_model.task import (
+    TaskHeads,
+    TaskSettings,
+    finetune_on_task,
+    task_examples,
+    token_tags,
+    trained_tensor_names,
 )
 from intently.progress import ProgressBar
 
@@ -72,6 +92,9 @@ RUNTIMES = ("auto", "numpy", "onnxruntime")
 BATCH_MESSAGES = 32
 #: Show a progress bar when featurizing at least this many messages in training.
 PROGRESS_MIN_MESSAGES = 500
+#: The finetuned encoder's trained tensors and the task heads, in the component's archive folder.
+ENCODER_FILE = "encoder.safetensors"
+HEADS_FILE = "task_heads.safetensors"
 
 
 class LanguageModelFeaturizer(Component):
@@ -88,6 +111,14 @@ class LanguageModelFeaturizer(Component):
             faster per message but slower to load and larger in memory, see
             docs/language-models.md; features equal numpy's to float32 rounding) or ``auto``
             (onnxruntime when installed, else numpy).
+        trainable_layers: task finetuning: ``0`` (default) keeps the encoder frozen; ``N`` trains
+            its top N layers, ``all`` every layer and the embeddings, together with an intent
+            head and an entity-tag head on the training data (TensorFlow, at training only;
+            the trained layers go into the archive, see docs/language-models.md).
+        epochs, learning_rate, batch_size: of that finetuning (AdamW, a linear warm-up over the
+            first 10 % of the steps, then a linear decay to 0).
+        random_seed: of that finetuning (None: a random one); one seed gives one encoder.
+        BILOU_flag: tag the entities BILOU (true) or with bare labels (false) for the tag head.
     """
 
     params: ClassVar[dict[str, Param]] = {
@@ -105,6 +136,15 @@ class LanguageModelFeaturizer(Component):
         "runtime": Param("numpy", OneOf(*RUNTIMES),
                          "what runs the encoder: numpy, onnxruntime (the fast extra) or auto (onnxruntime when "
                          "installed)"),
+        "trainable_layers": Param(0, Either(Int(0), OneOf("all")),
+                                  "task finetuning: 0 keeps the encoder frozen, N trains its top N layers, "
+                                  "'all' every layer and the embeddings"),
+        "epochs": Param(3, Int(1), "passes over the training data when finetuning the encoder"),
+        "learning_rate": Param(5e-5, Real(0, None, closed="neither"),
+                               "AdamW's peak learning rate when finetuning the encoder"),
+        "batch_size": Param(32, Int(1), "examples per step when finetuning the encoder"),
+        "random_seed": Param(None, Either(Int(0), None), "seed of the finetuning (null: a random one)"),
+        "BILOU_flag": Param(True, Bool(), "tag entities BILOU (true) or with bare labels (false) for the tag head"),
     }
     requires = (TOKENS,)
     provides = (DENSE_FEATURES,)
@@ -118,6 +158,11 @@ class LanguageModelFeaturizer(Component):
         self._files: ModelFiles | None = None
         self._fingerprint: dict[str, str] = {}
         self._special_ids: tuple[int, int] = (0, 0)
+        #: The names of the encoder tensors that were finetuned (None: the checkpoint's encoder, frozen);
+        #: their values live in the encoder (``BertEncoder.tensors``), not twice in memory.
+        self._trained: list[str] | None = None
+        #: The task heads (small; kept so that a restored or loaded component persists and finetunes them).
+        self._heads: TaskHeads | None = None
 
     # --- the model --------------------------------------------------------------------------------
 
@@ -132,11 +177,20 @@ class LanguageModelFeaturizer(Component):
             return str(self.config["pooling"])
         return (self._files.pooling if self._files is not None else None) or "cls"
 
-    def _load_model(self, directory: Path) -> None:
+    @property
+    def trainable_layers(self) -> int | None:
+        """The top layers that train (None: all, with the embeddings; 0: none)."""
+        layers = self.config["trainable_layers"]
+        return None if layers == "all" else int(layers)
+
+    def _load_model(self, directory: Path, trained: dict[str, np.ndarray] | None = None) -> None:
         files = read_model_files(directory, component=self.unique_name)
         try:
             config = BertConfig.from_dict(files.config)
-            encoder = BertEncoder(config, read_safetensors(files.weights))
+            tensors = read_safetensors(files.weights)
+            if trained is not None:
+                tensors = _with_trained(config, tensors, trained)
+            encoder = BertEncoder(config, tensors)
             vocabulary = read_vocabulary(files.vocabulary)
             tokenizer = WordPieceTokenizer(
                 vocabulary, lowercase=files.lowercase, strip_accents=files.strip_accents,
@@ -206,9 +260,72 @@ class LanguageModelFeaturizer(Component):
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:
-        """Load the checkpoint (nothing is learnt) and featurize the training examples."""
+        """Load the checkpoint, finetune it on the task when ``trainable_layers`` says so, featurize the examples."""
         self._ensure_model()
+        if self.trainable_layers != 0:
+            self._finetune_on_task(training_data)
         self._featurize(training_data.training_examples, progress=True)
+
+    def _finetune_on_task(self, training_data: TrainingData) -> None:
+        """Train the encoder's top layers with the intent and tag heads; swap the encoder in."""
+        assert self._encoder is not None and self._tokenizer is not None and self._files is not None
+        messages = training_data.training_examples
+        bilou = bool(self.config["BILOU_flag"])
+        intents, tags = training_data.intents, token_tags(messages, bilou)
+        if not intents and not tags:
+            logger.warning(
+                "%s: trainable_layers is set but the training data has neither intents nor entities: "
+                "the encoder stays as it is", self.unique_name,
+            )
+            return
+        seed = self.config["random_seed"]
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**31)
+        rng = np.random.default_rng([seed, 1])
+        hidden = self._encoder.config.hidden_size
+        if self._heads is None:
+            self._heads = TaskHeads.new(hidden, intents, tags, rng)
+        else:
+            added = self._heads.grow(intents, tags, rng)
+            if added:
+                logger.info("%s: the task heads grow for %s", self.unique_name, ", ".join(added))
+        limit = self._encoder.config.max_position_embeddings - 2
+        examples = task_examples(messages, self._tokenizer, self._special_ids, limit, self._heads, bilou)
+        if not examples:
+            logger.warning("%s: no training example has word pieces: the encoder stays as it is", self.unique_name)
+            return
+        epochs = self.epochs_to_train(int(self.config["epochs"]))
+        settings = TaskSettings(
+            trainable_layers=self.trainable_layers, epochs=epochs,
+            learning_rate=float(self.config["learning_rate"]), batch_size=int(self.config["batch_size"]),
+            seed=seed, bilou=bilou, pooling=self.pooling,
+        )
+        tensors = self._encoder.tensors()
+        try:
+            result = finetune_on_task(
+                self.unique_name, self._encoder.config, self._files.config, tensors, self._heads, examples,
+                settings, pad_id=self._pad_id(),
+            )
+        except ImportError as error:
+            raise MissingDependencyError(
+                f"{self.unique_name}: trainable_layers needs TensorFlow to train the encoder ({error})",
+                hint="pip install 'intently[tensorflow]' (parsing the trained model does not need it), "
+                "or set trainable_layers: 0",
+            ) from error
+        self.epochs_run = result.epochs
+        logger.info(
+            "%s: finetuned %d encoder tensors on %d examples, %d epochs, %d steps in %.1f s (loss %.3f → %.3f)",
+            self.unique_name, len(result.encoder), len(examples), result.epochs, result.steps, result.seconds,
+            result.losses[0], result.losses[-1],
+        )
+        self._trained, self._heads = sorted(result.encoder), result.heads
+        tensors.update(result.encoder)
+        self._encoder = BertEncoder(self._encoder.config, tensors)
+        self._runner = self._make_runner(self._encoder)
+
+    def _pad_id(self) -> int:
+        assert self._tokenizer is not None
+        return int(self._tokenizer.vocabulary.get("[PAD]", 0))
 
     def process(self, messages: Sequence[Message], **context: Any) -> None:
         """Attach the dense sequence and sentence features of ``messages``.
@@ -307,22 +424,43 @@ class LanguageModelFeaturizer(Component):
     # --- persistence ----------------------------------------------------------------------------------
 
     def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
-        """Record where the checkpoint is and its fingerprint (the weights stay where they are)."""
+        """Record where the checkpoint is and its fingerprint; store the finetuned layers and heads, if any.
+
+        The checkpoint's weights stay where they are; with ``trainable_layers`` the tensors that
+        trained go into ``encoder.safetensors`` and the task heads into ``task_heads.safetensors``.
+        """
         if self._files is None or self._encoder is None:
             return None
-        return {
+        meta: dict[str, Any] = {
             "model_directory": str(self._files.directory),
             "dimension": self._encoder.config.hidden_size,
             "pooling": self.pooling,
             "tokenizer": self._files.tokenizer_settings,
             **self._fingerprint,
         }
+        if self._trained is not None and self._heads is not None:
+            tensors = self._encoder.tensors()
+            trained = {name: tensors[name] for name in self._trained}
+            write_safetensors(model_dir / ENCODER_FILE, trained, metadata={"format": "pt"})
+            write_safetensors(model_dir / HEADS_FILE, self._heads.tensors, metadata={"format": "pt"})
+            meta["finetuned"] = {
+                "encoder_file": ENCODER_FILE,
+                "heads_file": HEADS_FILE,
+                "trained_tensors": sorted(self._trained),
+                "intents": list(self._heads.intents),
+                "tags": list(self._heads.tags),
+            }
+        return meta
 
     @classmethod
     def load(
         cls, meta: dict[str, Any], model_dir: Path, *, finetune: bool = False, **context: Any
     ) -> LanguageModelFeaturizer:
-        """Find the checkpoint again and check that it is the one the model was trained with."""
+        """Find the checkpoint again, check that it is the one the model was trained with, apply the finetuned layers.
+
+        The heads and the names of the finetuned tensors are kept, so that the component persists
+        them again (a training-cache restore) and ``train`` continues from them (``finetune=True``).
+        """
         instance = super().load(meta, model_dir, finetune=finetune, **context)
         assert isinstance(instance, cls)
         state = meta.get("meta") or {}
@@ -337,7 +475,14 @@ class LanguageModelFeaturizer(Component):
             if not (isinstance(recorded, str) and Path(recorded).is_dir()):
                 raise
             directory = Path(recorded)
-        instance._load_model(directory)
+        finetuned = state.get("finetuned")
+        trained = heads = None
+        if finetuned is not None:
+            trained, heads = instance._read_finetuned(finetuned, model_dir)
+        instance._load_model(directory, trained)
+        if trained is not None and heads is not None:
+            instance._check_finetuned(trained, heads)
+            instance._trained, instance._heads = sorted(trained), heads
         recorded_tokenizer = state.get("tokenizer")
         assert instance._files is not None
         if recorded_tokenizer is not None and recorded_tokenizer != instance._files.tokenizer_settings:
@@ -356,3 +501,56 @@ class LanguageModelFeaturizer(Component):
                     hint="point model_weights at the original checkpoint, or train the model again",
                 )
         return instance
+
+    def _read_finetuned(
+        self, finetuned: Any, model_dir: Path
+    ) -> tuple[dict[str, np.ndarray], TaskHeads]:
+        """The trained encoder tensors and the heads stored in the archive (checked against the metadata)."""
+        with reading_state(self, ENCODER_FILE):
+            if not isinstance(finetuned, dict):
+                raise ValueError("the finetuned encoder's metadata is not an object")
+            names = {}
+            for key in ("encoder_file", "heads_file"):
+                name = finetuned.get(key)
+                if not isinstance(name, str) or not name or Path(name).name != name:
+                    raise ValueError(f"{key} {name!r} is not a plain file name")
+                names[key] = name
+            trained = read_safetensors(model_dir / names["encoder_file"])
+            if sorted(trained) != finetuned.get("trained_tensors"):
+                raise ValueError("the stored encoder tensors are not the ones the metadata names")
+            intents, tags = finetuned.get("intents"), finetuned.get("tags")
+            if not (isinstance(intents, list) and isinstance(tags, list)
+                    and all(isinstance(label, str) for label in intents + tags)):
+                raise ValueError("the heads' labels are not lists of strings")
+            heads = TaskHeads(list(intents), list(tags), read_safetensors(model_dir / names["heads_file"]))
+        return trained, heads
+
+    def _check_finetuned(self, trained: dict[str, np.ndarray], heads: TaskHeads) -> None:
+        """Raises ComponentError when the stored encoder and heads do not fit the config and checkpoint."""
+        assert self._encoder is not None
+        with reading_state(self, ENCODER_FILE):
+            expected = trained_tensor_names(self._encoder.config, self.trainable_layers)
+            if sorted(trained) != sorted(expected):
+                raise ValueError(
+                    f"it holds {len(trained)} tensors, not the {len(expected)} that trainable_layers "
+                    f"{self.config['trainable_layers']!r} trains"
+                )
+            heads.check(self._encoder.config.hidden_size)
+
+
+def _with_trained(
+    config: BertConfig, tensors: dict[str, np.ndarray], trained: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The checkpoint's tensors with the finetuned ones in place (same names and shapes, or ValueError)."""
+    merged = {name.removeprefix("bert."): value for name, value in tensors.items()}
+    known = set(encoder_tensor_names(config))
+    for name, value in trained.items():
+        if name not in known or name not in merged:
+            raise ValueError(f"the finetuned encoder has a tensor {name!r} the checkpoint does not")
+        if tuple(value.shape) != tuple(merged[name].shape):
+            raise ValueError(
+                f"the finetuned tensor {name!r} has shape {tuple(value.shape)}, the checkpoint's "
+                f"{tuple(merged[name].shape)}"
+            )
+        merged[name] = value
+    return merged
