@@ -92,6 +92,12 @@ class Component:
     #: unpacked archive is removed as soon as the model is loaded. True keeps
     #: it until ``Interpreter.close()``, garbage collection or exit.
     keeps_files_after_load: ClassVar[bool] = False
+    #: The kinds of features (``"sequence"``, ``"sentence"``; see
+    #: :mod:`intently.features`) this component reads from messages. None (the
+    #: default): it may read any. When no component of a loaded pipeline reads
+    #: a kind, its featurizers are told so (:meth:`skip_unread_features`) and
+    #: may leave it out when parsing.
+    reads_features: ClassVar[frozenset[str] | None] = None
 
     def __init__(
         self,
@@ -187,6 +193,14 @@ class Component:
         from intently.finetune import finetune_epochs
 
         return finetune_epochs(epochs, self.epoch_fraction)
+
+    def skip_unread_features(self, kinds: frozenset[str]) -> None:
+        """Told which feature ``kinds`` no component of the parsing pipeline reads (default: ignored).
+
+        Called when an :class:`~intently.Interpreter` is built, never during
+        training. A featurizer may then skip computing those kinds in
+        :meth:`process`; what it attaches otherwise must stay the same.
+        """
 
     # --- lifecycle hooks ----------------------------------------------------------
 

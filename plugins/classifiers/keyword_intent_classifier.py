@@ -73,6 +73,7 @@ class KeywordIntentClassifier(Component):
 
     defaults: ClassVar[dict[str, Any]] = {"case_sensitive": True}
     provides = (INTENT,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -206,6 +206,7 @@ class LogisticRegressionClassifier(Component):
     untyped_keys: ClassVar[frozenset[str]] = frozenset({"C", "C_candidates", "class_weight"})
     requires = (FEATURES,)
     provides = (INTENT,)
+    reads_features = frozenset({SENTENCE})
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -59,6 +59,7 @@ class EntitySynonymMapper(Component):
     #: intently, with a warning (it then maps nothing).
     warn_if_missing = frozenset({ENTITIES})
     provides = (ENTITIES,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -186,6 +186,7 @@ class Tokenizer(Component):
         "split_tokens_at_entities": True,
     }
     provides = (TOKENS,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
