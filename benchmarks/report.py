@@ -130,6 +130,12 @@ def _render_train_time(data: dict[str, Any]) -> str:
     return train_time.to_markdown(data)
 
 
+def _render_unread_features_ab(data: dict[str, Any]) -> str:
+    import unread_features_ab
+
+    return unread_features_ab.to_markdown(data)
+
+
 def _render_rasa_compat(data: dict[str, Any]) -> str:
     import rasa_compat
 
@@ -186,6 +192,9 @@ KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
      "The default pipeline and the TF-IDF + LogReg reference trained one after the other with BLAS limited "
      "to the same number of threads for both (`accuracy.py` times them as a user gets them).",
      _render_train_time),
+    ("unread_features_ab", "parse-ab.md", "Parse A/B in one process",
+     "One model parsed one message at a time in alternating rounds, with a change on and off, so machine "
+     "load falls on both arms alike.", _render_unread_features_ab),
     ("dev_split", "development-splits.md", "Development splits",
      "Candidate settings scored on held-out parts of the *training* files (never the test files), where the "
      "default pipeline was chosen.", _render_dev_split),

@@ -396,3 +396,17 @@ def test_dev_split_scores_entities_beside_the_crf_reference(tmp_path):
     assert "entity_micro_f1" not in rows["TF-IDF + LogReg (reference)"]
     table = (tmp_path / "out" / "dev.md").read_text()
     assert "dev entity F1 %" in table and "| CRF (reference) | — | — |" in table
+
+
+def test_unread_features_ab_times_both_arms_on_one_model(tmp_path):
+    train, test = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "unread_features_ab.py"), "--train", str(train), "--data", str(test),
+         "--rounds", "1", "--stem", "ab", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "ab.json").read_text())
+    assert data["identical"] is True and [row["parses"] for row in data["rows"]] == [data["texts"]] * 2
+    assert all(row["p50_ms"] > 0 for row in data["rows"])
+    assert "Identical parse results: True" in (tmp_path / "out" / "ab.md").read_text()
