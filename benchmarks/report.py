@@ -298,8 +298,8 @@ PIPELINES: list[dict[str, Any]] = [
      "snips": ("accuracy", "snips", "intently: classic.yml"),
      "speed": "speed-classic"},
     {"config": "`diet.yml` (DIETClassifier)", "for": "intents and entities together, best entities from sparse "
-     "features (its times were measured at load average 7-14: several times inflated)",
-     "for_zh": "意图和实体联合训练(其时间测于负载 7-14 下,偏高数倍)",
+     "features (its training time was measured at load average 8-14: several times inflated)",
+     "for_zh": "意图和实体联合训练(其训练时间测于负载 8-14 下,偏高数倍)",
      # Issue 24 revised diet.yml (docs/diet-pipeline.md); the revised config was measured on
      # snips-100 only: accuracy-diet and accuracy-diet-snips-full are the earlier diet.yml.
      "snips100": ("accuracy-diet-snips-100-issue24", "snips-100", "intently: diet.yml"),
