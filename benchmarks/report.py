@@ -301,9 +301,9 @@ PIPELINES: list[dict[str, Any]] = [
      "features (its training time was measured at load average 8-14: several times inflated)",
      "for_zh": "意图和实体联合训练(其训练时间测于负载 8-14 下,偏高数倍)",
      # Issue 24 revised diet.yml (docs/diet-pipeline.md); the revised config was measured on
-     # snips-100 only: accuracy-diet and accuracy-diet-snips-full are the earlier diet.yml.
+     # snips-100 (2 seeds) and banking77-30 (seed 1): accuracy-diet* before are the earlier diet.yml.
      "snips100": ("accuracy-diet-snips-100-issue24", "snips-100", "intently: diet.yml"),
-     "banking30": None,
+     "banking30": ("accuracy-diet-banking77-30-issue24", "banking77-30", "intently: diet.yml"),
      "snips": None,
      "speed": "speed-diet-issue24"},
     {"config": "`diet-fast.yml` (smaller DIET)", "for": "as `diet.yml` with a smaller transformer (its speed was measured before DIET's later speed-ups)",
