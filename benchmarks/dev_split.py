@@ -24,11 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accuracy import run_intent_baseline  # noqa: E402
+from accuracy import run_entity_baseline, run_intent_baseline  # noqa: E402
 from common import DEFAULT_OUT, add_data_arguments, chosen_datasets, environment, markdown_table, percent, publish  # noqa: E402
 
 import intently  # noqa: E402
-from intently.evaluation import label_report  # noqa: E402
+from intently.evaluation import evaluate, label_report  # noqa: E402
 from intently.training_data import TrainingData  # noqa: E402
 
 
@@ -57,23 +57,35 @@ def run_config(name: str, config: Any, train: TrainingData, dev: TrainingData) -
     examples = [m for m in dev.training_examples if m.intent]
     parsed = interpreter.parse_batch([m.text for m in examples])
     report = label_report([m.intent.split("/")[0] for m in examples], [p["intent"]["name"] for p in parsed])
-    return {
+    row: dict[str, Any] = {
         "system": name,
         "train_seconds": seconds,
         "intent_accuracy": report["accuracy"],
         "intent_macro_f1": report["macro avg"]["f1-score"],
     }
+    if dev.entities and train.entities:
+        # Entity micro-F1 of the best extractor on the dev examples, as accuracy.py scores a test file.
+        scores = {extractor: result.report["micro avg"]["f1-score"]
+                  for extractor, result in evaluate(interpreter, dev).entity_evaluations.items()}
+        if scores:
+            row["entity_micro_f1"] = max(scores.values())
+    return row
 
 
 def to_markdown(results: list[dict[str, Any]]) -> str:
-    """The table of the development-split results."""
-    header = ["data (train → dev)", "seed", "system", "dev intent acc %", "dev macro-F1 %", "train s"]
+    """The table of the development-split results (an entity F1 column when some row has one)."""
+    entities = any("entity_micro_f1" in row for r in results for row in r["rows"])
+    header = ["data (train → dev)", "seed", "system", "dev intent acc %", "dev macro-F1 %"]
+    header += ["dev entity F1 %"] if entities else []
     table = [
         [f"{r['dataset']} ({r['train_examples']} → {r['dev_examples']})", str(r["seed"]), row["system"],
-         percent(row["intent_accuracy"]), percent(row["intent_macro_f1"]), f"{row['train_seconds']:.1f}"]
+         percent(row["intent_accuracy"]) if "intent_accuracy" in row else "—",
+         percent(row["intent_macro_f1"]) if "intent_macro_f1" in row else "—"]
+        + ([percent(row["entity_micro_f1"]) if "entity_micro_f1" in row else "—"] if entities else [])
+        + [f"{row['train_seconds']:.1f}"]
         for r in results for row in r["rows"]
     ]
-    return markdown_table(header, table)
+    return markdown_table(header + ["train s"], table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=float, default=0.2, help="share of each intent held out (default 0.2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1], help="split seeds (default 1)")
     parser.add_argument("--no-baselines", action="store_true", help="leave out the TF-IDF reference")
+    parser.add_argument("--entity-baseline", action="store_true",
+                        help="also train the CRF entity reference where the data have entities")
     parser.add_argument("--name", default="dev_split", help="output file stem (default dev_split)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: benchmarks/results)")
     args = parser.parse_args(argv)
@@ -104,8 +118,13 @@ def main(argv: list[str] | None = None) -> int:
             ]
             if not args.no_baselines:
                 rows.append(run_intent_baseline(train, dev))
+                if args.entity_baseline and train.entities and dev.entities:
+                    rows.append(run_entity_baseline(train, dev))
             for row in rows:
-                logging.info("  %s: %s %% in %.1f s", row["system"], percent(row["intent_accuracy"]), row["train_seconds"])
+                logging.info("  %s: intent %s %%, entity F1 %s %% in %.1f s", row["system"],
+                             percent(row["intent_accuracy"]) if "intent_accuracy" in row else "—",
+                             percent(row["entity_micro_f1"]) if "entity_micro_f1" in row else "—",
+                             row["train_seconds"])
             results.append({"dataset": dataset, "train_file": str(train_path), "seed": seed,
                             "train_examples": len(train.training_examples), "dev_examples": len(dev.training_examples),
                             "rows": rows})

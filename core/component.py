@@ -105,6 +105,12 @@ class Component:
     #: token boundaries matter to them; False for those that find entities otherwise (rules,
     #: lookup tables, synonyms, a pretrained model). See :meth:`learns_entities_from_tokens`.
     learns_entity_tags: ClassVar[bool] = True
+    #: The kinds of features (``"sequence"``, ``"sentence"``; see
+    #: :mod:`intently.features`) this component reads from messages. None (the
+    #: default): it may read any. When no component of a loaded pipeline reads
+    #: a kind, its featurizers are told so (:meth:`skip_unread_features`) and
+    #: may leave it out when parsing.
+    reads_features: ClassVar[frozenset[str] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -242,6 +248,14 @@ class Component:
         from intently.finetune import finetune_epochs
 
         return finetune_epochs(epochs, self.epoch_fraction)
+
+    def skip_unread_features(self, kinds: frozenset[str]) -> None:
+        """Told which feature ``kinds`` no component of the parsing pipeline reads (default: ignored).
+
+        Called when an :class:`~intently.Interpreter` is built, never during
+        training. A featurizer may then skip computing those kinds in
+        :meth:`process`; what it attaches otherwise must stay the same.
+        """
 
     # --- lifecycle hooks ----------------------------------------------------------
 

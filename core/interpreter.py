@@ -42,6 +42,7 @@ from intently.leftovers import LockedTempDir, remove_stale_files, remove_stale_t
 from intently.limits import ArchiveLimits, using_limits
 from intently.message import Message
 from intently.metadata import ComponentEntry, ModelMetadata
+from intently.pipeline import unread_feature_kinds
 from intently.registry import ComponentRegistry, get_registry
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,11 @@ class Interpreter:
             _, predict_schema = compile_components(specs, metadata.language)
             target = DEFAULT_NLU_TARGET
         self.components = components
+        unread = unread_feature_kinds(components)
+        if unread:
+            for component in components:
+                if isinstance(component, Component):
+                    component.skip_unread_features(unread)
         self.metadata = metadata
         self.context: dict[str, Any] = dict(context or {})
         self.predict_schema = predict_schema

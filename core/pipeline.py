@@ -132,6 +132,22 @@ def _registered_providers(options: tuple[str, ...], registry: ComponentRegistry 
     ]
 
 
+def unread_feature_kinds(components: Sequence[object]) -> frozenset[str]:
+    """The feature kinds (``"sequence"``, ``"sentence"``) that no component of ``components`` reads.
+
+    Each component declares what it reads in ``reads_features``; one that does
+    not declare it (None, the default, and any object that is not a
+    :class:`~intently.component.Component`) may read every kind.
+    """
+    from intently.features import SENTENCE, SEQUENCE
+
+    unread = {SEQUENCE, SENTENCE}
+    for component in components:
+        reads = getattr(type(component), "reads_features", None)
+        unread -= {SEQUENCE, SENTENCE} if reads is None else set(reads)
+    return frozenset(unread)
+
+
 def component_config(item: dict[str, Any]) -> dict[str, Any]:
     """A pipeline item without its ``name``."""
     return {key: value for key, value in item.items() if key != "name"}

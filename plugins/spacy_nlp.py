@@ -123,6 +123,7 @@ class SpacyNLP(Component):
     }
     requires = ()
     provides = (SPACY_DOC,)
+    reads_features = frozenset()  # reads tokens or text, no features
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -378,3 +378,35 @@ def test_train_time_times_both_systems_with_the_same_blas_threads(tmp_path):
     assert data["blas_threads"] == 1
     assert figures["intently_seconds"] > 0 and figures["reference_seconds"] > 0
     assert figures["ratio"] == figures["intently_seconds"] / figures["reference_seconds"]
+
+
+def test_dev_split_scores_entities_beside_the_crf_reference(tmp_path):
+    train, _ = split_example(tmp_path)
+    shutil.copy(EXAMPLE_PROJECT / "config.yml", tmp_path / "example.yml")
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dev_split.py"), "--train", str(train), "--config",
+         str(tmp_path / "example.yml"), "--entity-baseline", "--name", "dev", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    (split,) = json.loads((tmp_path / "out" / "dev.json").read_text())["results"]
+    rows = {row["system"]: row for row in split["rows"]}
+    assert list(rows) == ["example.yml", "TF-IDF + LogReg (reference)", "CRF (reference)"]
+    assert 0.0 <= rows["example.yml"]["entity_micro_f1"] <= 1.0 and 0.0 <= rows["CRF (reference)"]["entity_micro_f1"] <= 1.0
+    assert "entity_micro_f1" not in rows["TF-IDF + LogReg (reference)"]
+    table = (tmp_path / "out" / "dev.md").read_text()
+    assert "dev entity F1 %" in table and "| CRF (reference) | — | — |" in table
+
+
+def test_unread_features_ab_times_both_arms_on_one_model(tmp_path):
+    train, test = split_example(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "unread_features_ab.py"), "--train", str(train), "--data", str(test),
+         "--rounds", "1", "--stem", "ab", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "ab.json").read_text())
+    assert data["identical"] is True and [row["parses"] for row in data["rows"]] == [data["texts"]] * 2
+    assert all(row["p50_ms"] > 0 for row in data["rows"])
+    assert "Identical parse results: True" in (tmp_path / "out" / "ab.md").read_text()

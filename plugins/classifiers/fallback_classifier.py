@@ -57,6 +57,7 @@ class FallbackClassifier(Component):
     }
     requires = (INTENT,)
     provides = (INTENT,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -76,6 +76,7 @@ class KeywordIntentClassifier(Component):
         "case_sensitive": Param(True, Bool(null=True), "match keywords with their case"),
     }
     provides = (INTENT,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

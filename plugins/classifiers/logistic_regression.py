@@ -215,6 +215,7 @@ class LogisticRegressionClassifier(Component):
     }
     requires = (FEATURES,)
     provides = (INTENT,)
+    reads_features = frozenset({SENTENCE})
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

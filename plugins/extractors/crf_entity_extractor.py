@@ -231,6 +231,7 @@ class CRFEntityExtractor(Component):
     }
     requires = (TOKENS,)
     provides = (ENTITIES,)
+    reads_features = frozenset({SEQUENCE})
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -107,6 +107,7 @@ class DucklingEntityExtractor(Component):
     requires = ()
     provides = (ENTITIES,)
     learns_entity_tags = False  # Duckling's rules, not tags learnt from tokens
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -60,6 +60,7 @@ class EntitySynonymMapper(Component):
     warn_if_missing = frozenset({ENTITIES})
     provides = (ENTITIES,)
     learns_entity_tags = False  # maps the values other extractors found, not tags learnt from tokens
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -72,6 +72,7 @@ class RegexEntityExtractor(Component):
     requires = ()
     provides = (ENTITIES,)
     learns_entity_tags = False  # regexes and lookup tables, not tags learnt from tokens
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

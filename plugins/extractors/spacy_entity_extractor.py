@@ -42,6 +42,7 @@ class SpacyEntityExtractor(Component):
     }
     requires = (SPACY_DOC,)
     provides = (ENTITIES,)
+    reads_features = frozenset()  # reads tokens or text, no features
     learns_entity_tags = False  # spaCy's pretrained model, not tags learnt from tokens
 
     def train(self, training_data: TrainingData, config: ModelConfig | None = None, **context: Any) -> None:

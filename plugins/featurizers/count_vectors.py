@@ -256,6 +256,7 @@ class CountVectorsFeaturizer(Component):
     }
     requires = (TOKENS,)
     provides = (SPARSE_FEATURES,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
@@ -300,6 +301,9 @@ class CountVectorsFeaturizer(Component):
         #: (1.0 in reserved columns); None otherwise or until trained.
         self.idf: np.ndarray | None = None
         self._cache: dict[str, _Row] = {}
+        #: True when no component of the parsing pipeline reads sequence features
+        #: (:meth:`skip_unread_features`): :meth:`process` then attaches only the sentence features.
+        self.skip_sequence: bool = False
         #: What joins the tokens for ``char`` sentence n-grams ("" for languages without spaces).
         self.token_separator: str = " "
 
@@ -408,12 +412,19 @@ class CountVectorsFeaturizer(Component):
     # --- featurizing a batch ------------------------------------------------------------------
 
     def _featurize(
-        self, messages: Sequence[Message], cache: dict[str, _Row], oov: Callable[[str], str] | None
-    ) -> tuple[scipy.sparse.csr_matrix, np.ndarray, scipy.sparse.csr_matrix]:
-        """Sequence matrix, its row offsets per message, and sentence matrix of a batch."""
+        self, messages: Sequence[Message], cache: dict[str, _Row], oov: Callable[[str], str] | None,
+        *, sequence_wanted: bool = True,
+    ) -> tuple[scipy.sparse.csr_matrix | None, np.ndarray, scipy.sparse.csr_matrix]:
+        """Sequence matrix, its row offsets per message, and sentence matrix of a batch.
+
+        Without ``sequence_wanted`` a single message's sequence matrix is not
+        built (None); the sentence matrix is the same either way.
+        """
         assert self.vocabulary is not None
         dimension = self.vocabulary.dimension
         by_sum = self.sentence_is_sum_of_tokens
+        if not sequence_wanted and len(messages) == 1:
+            return None, np.zeros(0, dtype=np.int64), self._single_sentence(messages[0], cache, oov, dimension)
         indices = array("i")
         data = array("d")
         indptr = array("i", [0])
@@ -445,6 +456,20 @@ class CountVectorsFeaturizer(Component):
         else:
             sentence = self._sentence_matrix(sentence_units, dimension)
         return sequence, np.asarray(offsets, dtype=np.int64), self._weighted(sentence)
+
+    def _single_sentence(self, message: Message, cache: dict[str, _Row], oov: Callable[[str], str] | None,
+                         dimension: int) -> scipy.sparse.csr_matrix:
+        """One message's sentence row without its sequence matrix: :meth:`_featurize`'s rows and numbers."""
+        by_sum = self.sentence_is_sum_of_tokens
+        rows: list[_Row] = []
+        for key in self._token_key(message):
+            row = cache.get(key)
+            if row is None:
+                if len(cache) >= CACHE_LIMIT:
+                    cache.clear()
+                row = cache[key] = self._row(key, oov)
+            rows.append(row)
+        return self._one_sentence(rows, None if by_sum else [row[2] for row in rows], dimension)
 
     @property
     def weights_sentences(self) -> bool:
@@ -528,9 +553,12 @@ class CountVectorsFeaturizer(Component):
             rows.extend([row] * len(found))
         return csr_from_entries(rows, columns, [1.0] * len(columns), len(sentence_units), dimension)
 
-    def _attach(self, messages: Sequence[Message], cache: dict[str, _Row], oov: Callable[[str], str] | None) -> None:
-        sequence, offsets, sentence = self._featurize(messages, cache, oov)
-        attach_features(messages, self.unique_name, SEQUENCE, sequence, offsets)
+    def _attach(self, messages: Sequence[Message], cache: dict[str, _Row], oov: Callable[[str], str] | None,
+                *, sequence_wanted: bool = True) -> None:
+        sequence, offsets, sentence = self._featurize(messages, cache, oov, sequence_wanted=sequence_wanted)
+        if sequence_wanted:
+            assert sequence is not None
+            attach_features(messages, self.unique_name, SEQUENCE, sequence, offsets)
         attach_features(messages, self.unique_name, SENTENCE, sentence)
 
     # --- hooks ----------------------------------------------------------------------------------
@@ -597,7 +625,7 @@ class CountVectorsFeaturizer(Component):
         self._attach(examples, rows, oov)
 
     def process(self, messages: Sequence[Message], **context: Any) -> None:
-        """Attach one sequence and one sentence CSR matrix for the batch."""
+        """Attach one sequence and one sentence CSR matrix for the batch (no sequence one with :attr:`skip_sequence`)."""
         if not messages:
             return
         if self.vocabulary is None:
@@ -605,7 +633,15 @@ class CountVectorsFeaturizer(Component):
                 f"{self.unique_name} is not trained",
                 hint="train the pipeline (or load a trained model) before parsing",
             )
-        self._attach(messages, self._cache, self._parse_oov())
+        self._attach(messages, self._cache, self._parse_oov(), sequence_wanted=not self.skip_sequence)
+
+    def skip_unread_features(self, kinds: frozenset[str]) -> None:
+        """Parse without sequence features when no component of the pipeline reads them.
+
+        The default pipeline's logistic regression, for example, reads
+        sentence features only. The sentence features stay the same.
+        """
+        self.skip_sequence = SEQUENCE in kinds
 
     def persist(self, file_name: str, model_dir: Path) -> dict[str, Any] | None:
         """Write the vocabulary (and resolved stop words) as JSON."""

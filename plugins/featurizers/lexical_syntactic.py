@@ -199,6 +199,7 @@ class LexicalSyntacticFeaturizer(Component):
     }
     requires = (TOKENS,)
     provides = (SPARSE_FEATURES,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -218,6 +218,7 @@ class Tokenizer(Component):
         ),
     }
     provides = (TOKENS,)
+    reads_features = frozenset()
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)

@@ -148,6 +148,7 @@ class LanguageModelFeaturizer(Component):
     }
     requires = (TOKENS,)
     provides = (DENSE_FEATURES,)
+    reads_features = frozenset()  # reads tokens or text, no features
 
     def __init__(self, config: dict[str, Any] | None = None, *, unique_name: str | None = None) -> None:
         super().__init__(config, unique_name=unique_name)
