@@ -313,9 +313,10 @@ PIPELINES: list[dict[str, Any]] = [
      "features (its training time was measured at load average 8-14: several times inflated)",
      "for_zh": "意图和实体联合训练(其训练时间测于负载 8-14 下,偏高数倍)",
      # Issue 24 revised diet.yml (docs/diet-pipeline.md); the revised config was measured on
-     # snips-100 (2 seeds) and banking77-30 (seed 1): accuracy-diet* before are the earlier diet.yml.
+     # snips-100 and banking77-30 (2 seeds each): accuracy-diet* before are the earlier diet.yml.
      "snips100": ("accuracy-diet-snips-100-issue24", "snips-100", "intently: diet.yml"),
-     "banking30": ("accuracy-diet-banking77-30-issue24", "banking77-30", "intently: diet.yml"),
+     "banking30": (("accuracy-diet-banking77-30-issue24", "accuracy-diet-banking77-30-issue24-seed2"), "banking77-30",
+                   "intently: diet.yml"),
      "snips": None,
      "speed": "speed-diet-issue24"},
     {"config": "`diet-fast.yml` (smaller DIET)", "for": "as `diet.yml` with a smaller transformer (its speed was measured before DIET's later speed-ups)",
@@ -336,10 +337,17 @@ def _load(results: Path, stem: str) -> dict[str, Any]:
     return json.loads((results / f"{stem}.json").read_text(encoding="utf-8"))
 
 
-def _accuracy_row(results: Path, cell: tuple[str, str, str] | None) -> dict[str, Any] | None:
+def _accuracy_row(results: Path, cell: tuple[str | tuple[str, ...], str, str] | None) -> dict[str, Any] | None:
+    """A system's row for a data set; a tuple of stems (one seed each) gives the seeds' combined row."""
     if cell is None:
         return None
-    stem, dataset, system = cell
+    stems, dataset, system = cell
+    if isinstance(stems, tuple):
+        import accuracy
+
+        runs = [_accuracy_row(results, (stem, dataset, system)) for stem in stems]
+        return accuracy.combine_seeds(runs, [run.get("seeds", [None])[0] for run in runs])
+    stem = stems
     for result in _load(results, stem)["results"]:
         if result["dataset"] == dataset:
             for row in result["rows"]:
@@ -378,7 +386,7 @@ def pipeline_table(results: Path = DEFAULT_OUT, *, chinese: bool = False) -> str
                                     []).append(spec["config"].split(" (")[0])
         for cell in (spec["snips100"], spec["banking30"], spec["snips"]):
             if cell is not None:
-                sources.add(cell[0])
+                sources.update(cell[0] if isinstance(cell[0], tuple) else [cell[0]])
         sources.add(spec["speed"])
         rows.append([
             spec["config"],

@@ -410,3 +410,16 @@ def test_unread_features_ab_times_both_arms_on_one_model(tmp_path):
     assert data["identical"] is True and [row["parses"] for row in data["rows"]] == [data["texts"]] * 2
     assert all(row["p50_ms"] > 0 for row in data["rows"])
     assert "Identical parse results: True" in (tmp_path / "out" / "ab.md").read_text()
+
+
+def test_a_readme_cell_from_one_file_per_seed_is_their_mean_with_the_spread(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import report
+
+    for stem, seed, accuracy in (("one", 1, 0.82), ("two", 2, 0.80)):
+        row = {"system": "intently: diet.yml", "seeds": [seed], "intent_accuracy": accuracy, "train_seconds": 10.0}
+        (tmp_path / f"{stem}.json").write_text(json.dumps({"results": [{"dataset": "banking77-30", "rows": [row]}]}))
+    row = report._accuracy_row(tmp_path, (("one", "two"), "banking77-30", "intently: diet.yml"))
+    assert row["seeds"] == [1, 2] and abs(row["intent_accuracy"] - 0.81) < 1e-12
+    assert abs(row["spread"]["intent_accuracy"]["half_range"] - 0.01) < 1e-12
+    assert report._intent_entity(row) == "81.0"
