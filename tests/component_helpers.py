@@ -27,6 +27,17 @@ def examples(pairs: Iterable[tuple[str, str | None]]) -> TrainingData:
     return TrainingData(training_examples=messages)
 
 
+def annotated(lines: Iterable[str], intent: str = "inform") -> TrainingData:
+    """TrainingData from lines in the ``[text](entity)`` annotation format, all of ``intent``."""
+    from intently.training_data import parse_annotated_text
+
+    messages = []
+    for line in lines:
+        text, entities = parse_annotated_text(line)
+        messages.append(Message(text=text, intent=intent, entities=entities))
+    return TrainingData(training_examples=messages)
+
+
 def intent_data(intents: dict[str, list[str]]) -> TrainingData:
     """TrainingData from ``{intent: [texts]}``."""
     return examples((text, intent) for intent, texts in intents.items() for text in texts)

@@ -23,24 +23,9 @@ from intently.graph.delta import TrainingDataDelta
 from intently.graph.recipes import recipe_for
 from intently.trainer import Trainer
 from intently.training_data.loading import load_data
+from test_graph import NLU as GRAPH_NLU
 
-NLU = """version: "3.1"
-nlu:
-- intent: 问候
-  examples: |
-    - 你好
-    - 您好 啊
-    - 早上 好
-    - 嗨 你好
-    - 你好 你好
-- intent: 订餐
-  examples: |
-    - 我想订 [两个](count) 人的 位子
-    - 帮我 订 [三个](count) 人的 桌子
-    - 订 一张 [四个](count) 人的 桌
-    - 预订 餐厅 [五个](count) 人
-    - 订 [六个](count) 人的 包间
-- regex: count
+NLU = GRAPH_NLU + """- regex: count
   examples: |
     - [两三四五六]个
 """

@@ -7,18 +7,16 @@ import logging
 from pathlib import Path
 
 import pytest
-from component_helpers import persist_and_load
+from component_helpers import annotated as annotated_lines, persist_and_load
 
 import intently
 from intently.config import ModelConfig, default_pipeline, load_config
-from intently.message import Message
 from intently.plugins.featurizers.count_vectors import CountVectorsFeaturizer
 from intently.plugins.featurizers.lexical_syntactic import CASELESS_FEATURES, LexicalSyntacticFeaturizer
 from intently.plugins.featurizers.regex_featurizer import RegexFeaturizer
 from intently.plugins.tokenizers.jieba_tokenizer import LEARNED_WORDS_FILE, JiebaTokenizer
 from intently.plugins.tokenizers.tokenizer import split_tokens, unaligned_annotations
 from intently.plugins.tokenizers.whitespace import WhitespaceTokenizer
-from intently.training_data import parse_annotated_text
 from intently.training_data.model import TrainingData
 
 pytest.importorskip("jieba")
@@ -36,11 +34,7 @@ SONG_TEMPLATES = [
 
 
 def annotated(lines: list[str], intent: str = "play") -> TrainingData:
-    messages = []
-    for line in lines:
-        text, entities = parse_annotated_text(line)
-        messages.append(Message(text=text, intent=intent, entities=entities))
-    return TrainingData(training_examples=messages)
+    return annotated_lines(lines, intent)
 
 
 def song_data() -> TrainingData:

@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 import pytest
-from component_helpers import CONFIG, persist_and_load
+from component_helpers import CONFIG, annotated, persist_and_load
 from intently.component import ENTITIES, TOKENS
 from intently.errors import ComponentConfigError, ComponentError
 from intently.features import attach_features
@@ -43,14 +43,6 @@ HELD_OUT = [
     ("looking for {cuisine}", [("{cuisine}", "cuisine")]),
     ("i am in {city}!", [("{city}", "city")]),
 ]
-
-
-def annotated(lines: list[str], intent: str = "inform") -> TrainingData:
-    messages = []
-    for line in lines:
-        text, entities = parse_annotated_text(line)
-        messages.append(Message(text=text, intent=intent, entities=entities))
-    return TrainingData(training_examples=messages)
 
 
 def restaurant_data() -> TrainingData:
