@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from intently.message import Message
 
@@ -63,47 +63,37 @@ class TfidfLogisticRegression:
         return [str(label) for label in self.model.predict(list(texts))]
 
 
-def _token_features(words: list[str], i: int) -> dict[str, object]:
+def _window_features(items: list[str], i: int, describe: Callable[[str], dict[str, object]]) -> dict[str, object]:
+    """``describe`` of the items at ``i - 1``, ``i`` and ``i + 1`` (keys prefixed by the offset), BOS/EOS at the edges."""
     features: dict[str, object] = {"bias": 1.0}
     for offset in (-1, 0, 1):
         j = i + offset
-        if 0 <= j < len(words):
-            word = words[j]
-            prefix = f"{offset}:"
-            features.update(
-                {
-                    prefix + "lower": word.lower(),
-                    prefix + "title": word.istitle(),
-                    prefix + "upper": word.isupper(),
-                    prefix + "digit": word.isdigit(),
-                    prefix + "suffix3": word[-3:],
-                    prefix + "prefix2": word[:2],
-                }
-            )
+        if 0 <= j < len(items):
+            features.update({f"{offset}:{name}": value for name, value in describe(items[j]).items()})
         elif offset == -1:
             features["BOS"] = True
         else:
             features["EOS"] = True
     return features
+
+
+def _describe_word(word: str) -> dict[str, object]:
+    return {"lower": word.lower(), "title": word.istitle(), "upper": word.isupper(), "digit": word.isdigit(),
+            "suffix3": word[-3:], "prefix2": word[:2]}
+
+
+def _describe_character(char: str) -> dict[str, object]:
+    return {"char": char, "digit": char.isdigit(), "ascii": char.isascii() and char.isalpha()}
+
+
+def _token_features(words: list[str], i: int) -> dict[str, object]:
+    """The data README's CRF reference: ±1 token: lower, title, upper, digit, suffix3, prefix2."""
+    return _window_features(words, i, _describe_word)
 
 
 def _character_features(chars: list[str], i: int) -> dict[str, object]:
     """The data README's CAIS reference: ±1 character: the character, digit, ASCII letter."""
-    features: dict[str, object] = {"bias": 1.0}
-    for offset in (-1, 0, 1):
-        j = i + offset
-        if 0 <= j < len(chars):
-            char = chars[j]
-            prefix = f"{offset}:"
-            features.update(
-                {prefix + "char": char, prefix + "digit": char.isdigit(),
-                 prefix + "ascii": char.isascii() and char.isalpha()}
-            )
-        elif offset == -1:
-            features["BOS"] = True
-        else:
-            features["EOS"] = True
-    return features
+    return _window_features(chars, i, _describe_character)
 
 
 class ReferenceCRF:
