@@ -14,6 +14,9 @@ from intently.errors import IncompatibleModelError, InvalidArchiveError
 ARCHIVE_FORMAT_VERSION = 1
 #: The oldest intently version whose archives this version loads.
 MINIMUM_COMPATIBLE_VERSION = "0.1.0"
+#: The ``labels`` entry of the entity types components added to the training examples while
+#: training (a rule-based extractor's), kept apart from the ``entities`` the data annotates.
+COMPONENT_ENTITIES = "component_entities"
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -447,11 +447,16 @@ class Either(Constraint):
         return seen
 
     def suggest(self, value: Any) -> str | None:
-        for option in self.options:
-            close = option.suggest(value)
-            if close is not None:
-                return close
-        return None
+        return _first_suggestion(self.options, value)
+
+
+def _first_suggestion(constraints: Sequence[Constraint], value: Any) -> str | None:
+    """The first of ``constraints``' suggestions for ``value`` (None: none has one)."""
+    for constraint in constraints:
+        close = constraint.suggest(value)
+        if close is not None:
+            return close
+    return None
 
 
 def _identical(a: Any, b: Any) -> bool:
@@ -480,11 +485,7 @@ class All(Constraint):
         return [e for c in self.constraints for e in c.invalid_examples() if not self.accepts(e)]
 
     def suggest(self, value: Any) -> str | None:
-        for c in self.constraints:
-            close = c.suggest(value)
-            if close is not None:
-                return close
-        return None
+        return _first_suggestion(self.constraints, value)
 
 
 @attrs.frozen

@@ -36,6 +36,14 @@ def unique_name(index: int, component_cls: type[Component]) -> str:
     return f"{index}_{component_cls.component_name()}"
 
 
+def _locate(error: IntentlyError, config: ModelConfig, index: int) -> None:
+    """Point ``error`` (about pipeline item ``index``) at that item, and at its key's line when it names one."""
+    error.message = f"pipeline item {index + 1}: {error.message}"
+    if error.file is None and config.source is not None:
+        error.file = config.source
+        error.line = config.line_of(index, getattr(error, "key", None))
+
+
 def resolve_classes(
     config: ModelConfig, registry: ComponentRegistry | None = None, *, allow_import: bool = True
 ) -> list[type[Component]]:
@@ -46,10 +54,7 @@ def resolve_classes(
         try:
             classes.append(registry.resolve(item["name"], allow_import=allow_import))
         except IntentlyError as error:
-            error.message = f"pipeline item {index + 1}: {error.message}"
-            if error.file is None and config.source is not None:
-                error.file = config.source
-                error.line = config.line_of(index, getattr(error, "key", None))
+            _locate(error, config, index)
             raise
     return classes
 
@@ -161,10 +166,7 @@ def build_pipeline(config: ModelConfig, registry: ComponentRegistry | None = Non
         try:
             components.append(cls(component_config(item), unique_name=unique_name(index, cls)))
         except ComponentConfigError as error:
-            error.message = f"pipeline item {index + 1}: {error.message}"
-            if error.file is None and config.source is not None:
-                error.file = config.source
-                error.line = config.line_of(index, getattr(error, "key", None))
+            _locate(error, config, index)
             raise
     try:
         validate_pipeline(classes, config.language, registry)

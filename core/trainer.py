@@ -22,7 +22,7 @@ from intently.graph.nodes import unique_name_of
 from intently.graph.recipes import recipe_for
 from intently.graph.runner import GraphRunner
 from intently.leftovers import LockedTempDir
-from intently.metadata import ModelMetadata
+from intently.metadata import COMPONENT_ENTITIES, ModelMetadata
 from intently.registry import ComponentRegistry
 from intently.training_data.model import TrainingData
 
@@ -33,9 +33,6 @@ def combined_fingerprint(data_fingerprint: str, config_fingerprint: str) -> str:
     """One fingerprint for a model: its data, its config and the intently version."""
     blob = f"{data_fingerprint}:{config_fingerprint}:{__version__}"
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-COMPONENT_ENTITIES = "component_entities"
 
 
 def components_entity_labels(labels: Mapping[str, list[str]], training_data: TrainingData) -> dict[str, list[str]]:

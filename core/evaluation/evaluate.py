@@ -12,6 +12,7 @@ from intently.component import ENTITIES
 from intently.errors import NoTrainingDataError
 from intently.evaluation.metrics import label_report, span_report
 from intently.interpreter import Interpreter
+from intently.metadata import COMPONENT_ENTITIES
 from intently.message import Entity, Message
 from intently.training_data.model import TrainingData
 
@@ -201,7 +202,7 @@ def evaluate(interpreter: Interpreter, test_data: TrainingData, *, batch_size: i
             f"the test data has {count} example(s) of intent(s) the model was not trained on: "
             f"{', '.join(unknown)}; they count as errors"
         )
-    known_entities = {*interpreter.labels.get("entities", []), *interpreter.labels.get("component_entities", [])}
+    known_entities = {*interpreter.labels.get("entities", []), *interpreter.labels.get(COMPONENT_ENTITIES, [])}
     unknown_entities = sorted(
         {e.entity for m in examples for e in m.entities if e.entity not in known_entities}
     )
