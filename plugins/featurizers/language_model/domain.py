@@ -38,7 +38,6 @@ from intently.progress import ProgressBar
 logger = logging.getLogger(__name__)
 
 WHAT = "intently lm finetune"
-WARMUP_SHARE = 0.1
 
 
 @attrs.frozen
@@ -176,7 +175,6 @@ def finetune_language_model(
     rng = np.random.default_rng(settings.random_seed)
     batches_per_epoch = -(-len(sequences) // settings.batch_size)
     total_steps = batches_per_epoch * settings.epochs
-    warmup = max(1, int(total_steps * WARMUP_SHARE))
     losses: list[float] = []
     step = 0
     with ProgressBar(total_steps, WHAT, enabled=None if progress else False) as bar:
@@ -195,9 +193,7 @@ def finetune_language_model(
                     labels[row, 1 : len(pieces) + 1] = targets
                     mask[row, : len(pieces) + 2] = 1.0
                 step += 1
-                rate = settings.learning_rate * (
-                    step / warmup if step <= warmup else max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-                )
+                rate = tf_bert.warmup_linear_decay(settings.learning_rate, step, total_steps)
                 if (labels >= 0).any():
                     loss = float(step_function(ids, mask, labels, np.float32(rate)))
                     losses.append(loss)

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The share of the steps over which the learning rate warms up.
-WARMUP_SHARE = 0.1
 #: Standard deviation of a new head row (BERT's ``initializer_range``).
 HEAD_INIT_SCALE = 0.02
 INTENT_WEIGHT, INTENT_BIAS, TAG_WEIGHT, TAG_BIAS = (
@@ -236,7 +234,7 @@ def finetune_on_task(
     Raises:
         ImportError: TensorFlow is not installed.
     """
-    from intently.plugins.featurizers.language_model import tf_task
+    from intently.plugins.featurizers.language_model import tf_bert, tf_task
 
     started = time.monotonic()
     tf_task.set_seed(settings.seed)
@@ -250,7 +248,6 @@ def finetune_on_task(
     rng = np.random.default_rng(settings.seed)
     batches_per_epoch = -(-len(examples) // settings.batch_size)
     total_steps = batches_per_epoch * settings.epochs
-    warmup = max(1, int(total_steps * WARMUP_SHARE))
     labelled = sum(example.intent >= 0 for example in examples)
     losses: list[float] = []
     step = 0
@@ -262,9 +259,7 @@ def finetune_on_task(
             for start in range(0, len(order), settings.batch_size):
                 chosen = [examples[index] for index in order[start : start + settings.batch_size]]
                 step += 1
-                rate = settings.learning_rate * (
-                    step / warmup if step <= warmup else max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-                )
+                rate = tf_bert.warmup_linear_decay(settings.learning_rate, step, total_steps)
                 loss, hits = step_function(*_batch(chosen, pad_id), np.float32(rate))
                 epoch_loss += float(loss) * len(chosen)
                 correct += float(hits)

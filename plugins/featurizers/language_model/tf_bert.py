@@ -205,6 +205,17 @@ class TFBertMaskedLM(tf.Module):
         }
 
 
+#: The share of the training steps over which the learning rate warms up.
+WARMUP_SHARE = 0.1
+
+
+def warmup_linear_decay(peak: float, step: int, total_steps: int) -> float:
+    """The learning rate of (1-based) ``step``: rising linearly to ``peak`` over the first
+    :data:`WARMUP_SHARE` of ``total_steps``, then falling linearly to 0 at the last step."""
+    warmup = max(1, int(total_steps * WARMUP_SHARE))
+    return peak * (step / warmup if step <= warmup else max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+
+
 def set_seed(seed: int) -> None:
     """Seed TensorFlow's global generator (the model uses its own generator)."""
     tf.random.set_seed(seed)
