@@ -294,20 +294,25 @@ def render_pages(results: Path = DEFAULT_OUT) -> dict[str, str]:
 
 # --- the README's "which pipeline for what" ------------------------------------------------------
 
+#: The README table's data-set columns: its key in a :data:`PIPELINES` entry, and the data set.
+PIPELINE_COLUMNS = {"snips100": "snips-100", "banking30": "banking77-30", "snips": "snips", "banking77": "banking77"}
+
+
+def _one_run(stem: str, system: str) -> dict[str, tuple[str, str, str]]:
+    """Every data-set column of a system measured on all of them in one result file."""
+    return {key: (stem, dataset, system) for key, dataset in PIPELINE_COLUMNS.items()}
+
+
 #: (config, what it is for (en), (zh), accuracy cells, speed file). An accuracy cell is
-#: (result file stem, data set, system) or None where it was not measured.
+#: (result file stem, data set, system) or None where it was not measured (see :func:`_accuracy_row`).
 PIPELINES: list[dict[str, Any]] = [
     {"config": "the default (no `pipeline:`)", "for": "intents only; fastest to train and parse",
      "for_zh": "只需意图;训练和解析最快",
-     "snips100": ("accuracy-default", "snips-100", "intently: default pipeline"),
-     "banking30": ("accuracy-default", "banking77-30", "intently: default pipeline"),
-     "snips": ("accuracy-default", "snips", "intently: default pipeline"),
+     **_one_run("accuracy-default", "intently: default pipeline"),
      "speed": "speed-default-tfidf"},
     {"config": "`classic.yml` (CRF entities)", "for": "intents and entities, small and quick",
      "for_zh": "意图和实体,小而快",
-     "snips100": ("accuracy", "snips-100", "intently: classic.yml"),
-     "banking30": ("accuracy", "banking77-30", "intently: classic.yml"),
-     "snips": ("accuracy", "snips", "intently: classic.yml"),
+     **_one_run("accuracy", "intently: classic.yml"),
      "speed": "speed-classic"},
     {"config": "`diet.yml` (DIETClassifier)", "for": "intents and entities together, best entities from sparse "
      "features (its training time was measured at load average 8-14: several times inflated)",
@@ -318,18 +323,34 @@ PIPELINES: list[dict[str, Any]] = [
      "banking30": (("accuracy-diet-banking77-30-issue24", "accuracy-diet-banking77-30-issue24-seed2"), "banking77-30",
                    "intently: diet.yml"),
      "snips": None,
+     "banking77": None,
      "speed": "speed-diet-issue24"},
     {"config": "`diet-fast.yml` (smaller DIET)", "for": "as `diet.yml` with a smaller transformer (its speed was measured before DIET's later speed-ups)",
      "for_zh": "同 `diet.yml`,transformer 更小(速度测于 DIET 后来的提速之前)",
      "snips100": None, "banking30": None,
      "snips": ("accuracy-diet-fast-snips-full", "snips", "intently: diet-fast.yml"),
+     "banking77": None,
      "speed": "speed-diet-fast"},
     {"config": "`diet-minilm.yml` (DIET + MiniLM features)", "for": "few examples per intent, many intents, "
      "paraphrases", "for_zh": "每个意图样例少、意图多、同义改写多",
      "snips100": ("accuracy-diet-minilm-small", "snips-100", "intently: diet-minilm.yml"),
      "banking30": ("accuracy-diet-minilm-small", "banking77-30", "intently: diet-minilm.yml"),
      "snips": ("accuracy-diet-minilm-snips-full", "snips", "intently: diet-minilm.yml"),
+     "banking77": [("accuracy-diet-minilm-banking77", "banking77", "intently: diet-minilm.yml"),
+                   ("accuracy-diet-minilm-banking77-seed2", "banking77", "intently: diet-minilm-seed2.yml")],
      "speed": "speed-diet-minilm"},
+    # The references every pipeline is measured against (issue 24): rows of the default pipeline's runs.
+    {"config": "TF-IDF + LogReg (reference)", "for": "the bar to clear: ten lines of scikit-learn, intents only",
+     "for_zh": "基准线:十行 scikit-learn,只有意图",
+     **_one_run("accuracy-default", "TF-IDF + LogReg (reference)"),
+     "speed": "speed-default-tfidf", "speed_system": "TF-IDF + LogReg"},
+    {"config": "CRF (reference)", "for": "the bar to clear for entities: a plain CRF (one seed: it has no randomness)",
+     "for_zh": "实体的基准线:普通 CRF(无随机性,只跑一个种子)",
+     "snips100": ("accuracy-default", "snips-100", "CRF (reference)"),
+     "banking30": None,
+     "snips": ("accuracy-default", "snips", "CRF (reference)"),
+     "banking77": None,
+     "speed": None},
 ]
 
 
@@ -337,10 +358,29 @@ def _load(results: Path, stem: str) -> dict[str, Any]:
     return json.loads((results / f"{stem}.json").read_text(encoding="utf-8"))
 
 
-def _accuracy_row(results: Path, cell: tuple[str | tuple[str, ...], str, str] | None) -> dict[str, Any] | None:
-    """A system's row for a data set; a tuple of stems (one seed each) gives the seeds' combined row."""
+def _cell_stems(cell: Any) -> list[str]:
+    """The result files a :data:`PIPELINES` cell reads."""
+    if cell is None:
+        return []
+    if isinstance(cell, list):
+        return [stem for stem, _, _ in cell]
+    return list(cell[0]) if isinstance(cell[0], tuple) else [cell[0]]
+
+
+def _accuracy_row(results: Path, cell: Any) -> dict[str, Any] | None:
+    """A system's row for a data set; several runs (one seed each) give the seeds' combined row.
+
+    ``cell`` is ``(stem, dataset, system)``, ``((stem, ...), dataset, system)`` (one stem per
+    seed, the same system name), or a list of ``(stem, dataset, system)`` (one per seed, where the
+    runs named the system differently), or None (not measured).
+    """
     if cell is None:
         return None
+    if isinstance(cell, list):
+        import accuracy
+
+        runs = [_accuracy_row(results, one) for one in cell]
+        return accuracy.combine_seeds(runs, [run.get("seeds", [None])[0] for run in runs])
     stems, dataset, system = cell
     if isinstance(stems, tuple):
         import accuracy
@@ -371,31 +411,34 @@ def pipeline_table(results: Path = DEFAULT_OUT, *, chinese: bool = False) -> str
     """The "which pipeline for what" table, every number read from the result files."""
     if chinese:
         header = ["流水线", "适用", "SNIPS-100:意图 % / 实体 F1 %", "Banking77-30:意图 %",
-                  "完整 SNIPS:意图 % / 实体 F1 %", "训练 s(SNIPS-100)", "解析 p50 ms"]
+                  "完整 SNIPS:意图 % / 实体 F1 %", "完整 Banking77:意图 %", "训练 s(SNIPS-100)", "解析 p50 ms"]
     else:
         header = ["pipeline", "for", "SNIPS-100: intent % / entity F1 %", "Banking77-30: intent %",
-                  "full SNIPS: intent % / entity F1 %", "train s (SNIPS-100)", "parse p50 ms"]
+                  "full SNIPS: intent % / entity F1 %", "full Banking77: intent %", "train s (SNIPS-100)",
+                  "parse p50 ms"]
     rows, sources, speed_trained_on = [], set(), {}
     for spec in PIPELINES:
-        snips100 = _accuracy_row(results, spec["snips100"])
-        banking30 = _accuracy_row(results, spec["banking30"])
-        snips = _accuracy_row(results, spec["snips"])
-        speed = _load(results, spec["speed"])
-        intently_rows = [row for name, row in speed["systems"].items() if name.startswith("intently")]
-        speed_trained_on.setdefault(Path(speed["train_file"]).parent.name + "/" + Path(speed["train_file"]).name,
-                                    []).append(spec["config"].split(" (")[0])
-        for cell in (spec["snips100"], spec["banking30"], spec["snips"]):
-            if cell is not None:
-                sources.update(cell[0] if isinstance(cell[0], tuple) else [cell[0]])
-        sources.add(spec["speed"])
+        cells = [spec[key] for key in PIPELINE_COLUMNS]
+        snips100, banking30, snips, banking77 = (_accuracy_row(results, cell) for cell in cells)
+        for cell in cells:
+            sources.update(_cell_stems(cell))
+        p50 = "–"
+        if spec["speed"] is not None:
+            speed = _load(results, spec["speed"])
+            prefix = spec.get("speed_system", "intently")
+            p50 = f"{next(row for name, row in speed['systems'].items() if name.startswith(prefix))['p50_ms']:.2f}"
+            train_file = Path(speed["train_file"]).parent.name + "/" + Path(speed["train_file"]).name
+            speed_trained_on.setdefault(train_file, []).append(spec["config"].split(" (")[0])
+            sources.add(spec["speed"])
         rows.append([
             spec["config"],
             spec["for_zh"] if chinese else spec["for"],
             _intent_entity(snips100),
             _intent_entity(banking30),
             _intent_entity(snips),
+            _intent_entity(banking77),
             "–" if snips100 is None else f"{snips100['train_seconds']:.0f}",
-            f"{intently_rows[0]['p50_ms']:.2f}",
+            p50,
         ])
     table = markdown_table(header, rows)
     names = ", ".join(f"`{stem}`" for stem in sorted(sources))

@@ -115,7 +115,8 @@ def default_pipeline(language: str) -> list[dict[str, Any]]:
     cross-validation on the training data. For languages without spaces
     between words (zh, ja, th, ...) the word counts are left out and the
     n-grams carry the model. Where it departs from Rasa's components' defaults
-    (the weighting, ``C: auto``, ``max_iter``) is said in docs/default-pipeline.md.
+    (the weighting, ``C: auto``, ``max_iter``, the ``newton-cg`` solver) is said in
+    docs/default-pipeline.md.
     Chinese (``zh``) has its own: :func:`default_zh_pipeline`.
     """
     if language == "zh":
@@ -126,7 +127,7 @@ def default_pipeline(language: str) -> list[dict[str, Any]]:
     pipeline.append(
         {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4, **TFIDF_WEIGHTING}
     )
-    pipeline.append({"name": "LogisticRegressionClassifier", "C": "auto", "max_iter": 1000})
+    pipeline.append({"name": "LogisticRegressionClassifier", "C": "auto", "max_iter": 1000, "solver": "newton-cg"})
     return pipeline
 
 

@@ -376,8 +376,29 @@ def test_train_time_times_both_systems_with_the_same_blas_threads(tmp_path):
     data = json.loads((tmp_path / "out" / "train_time.json").read_text())
     (figures,) = data["results"].values()
     assert data["blas_threads"] == 1
-    assert figures["intently_seconds"] > 0 and figures["reference_seconds"] > 0
-    assert figures["ratio"] == figures["intently_seconds"] / figures["reference_seconds"]
+    (default,) = figures["systems"].values()
+    assert default["seconds"] > 0 and figures["reference_seconds"] > 0
+    assert default["ratio"] == default["seconds"] / figures["reference_seconds"]
+    assert default["cpu_seconds"] > 0 and default["cpu_ratio"] == default["cpu_seconds"] / figures["reference_cpu_seconds"]
+
+
+def test_train_time_alternates_several_configs_in_rounds(tmp_path):
+    train, _ = split_example(tmp_path)
+    lbfgs = REPO / "benchmarks" / "configs" / "default-lbfgs.yml"
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "train_time.py"), "--train", str(train), "--config", "default", str(lbfgs),
+         "--rounds", "2", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "train_time.json").read_text())
+    (figures,) = data["results"].values()
+    assert list(figures["systems"]) == ["default", str(lbfgs)]
+    assert all(len(system["rounds"]) == 2 for system in figures["systems"].values())
+    assert len(figures["reference_rounds"]) == 2
+    table = (tmp_path / "out" / "train_time.md").read_text()
+    assert "intently (default pipeline) s" in table and "intently (default-lbfgs.yml) s" in table
+    assert "2 rounds" in table and "CPU s" in table
 
 
 def test_dev_split_scores_entities_beside_the_crf_reference(tmp_path):

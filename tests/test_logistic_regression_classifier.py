@@ -287,6 +287,26 @@ def test_finetune_with_new_intents(trained, tmp_path, caplog) -> None:
     ]
 
 
+ZH_INTENTS = {
+    "问候": ["你好", "您好啊", "早上好", "嗨 你好", "你好 朋友", "晚上好"],
+    "天气": ["今天天气怎么样", "明天会下雨吗", "外面冷不冷", "天气预报", "北京 天气", "会不会下雪"],
+    "订餐": ["帮我订 一张 桌子", "订 两个人 的 位子", "我想 订餐", "今晚 订 一桌", "预订 晚餐", "订 个 位置"],
+}
+
+
+def test_default_solver_finetunes_chinese_intents_with_a_new_one(tmp_path, caplog) -> None:
+    """The default pipeline's solver (newton-cg) with ``C: auto``: trained, then finetuned with a new intent."""
+    components = pipeline(C="auto", solver="newton-cg", max_iter=1000)
+    train(components, intent_data(ZH_INTENTS))
+    assert components[-1].fitted_strength in (1.0, 3.0, 10.0, 30.0, 100.0)
+    loaded = [persist_and_load(c, tmp_path / str(i), finetune=True) for i, c in enumerate(components)]
+    more = dict(ZH_INTENTS, 音乐=["放 一首 歌", "播放 周杰伦 的 歌", "来点 音乐", "我想 听歌", "放 首 音乐"])
+    with caplog.at_level(logging.INFO, logger="intently"):
+        train(loaded, intent_data(more))
+    assert "with 1 new intents (音乐)" in caplog.text
+    assert [m.intent for m in parse(loaded, ["播放 一首 歌", "明天 天气 怎么样", "你好 啊"])] == ["音乐", "天气", "问候"]
+
+
 def test_features_of_another_width_are_a_clear_error(trained) -> None:
     messages = parse(trained[:1], ["hello"])
     attach_features(messages, "other", "sentence", np.zeros((1, 5)))
@@ -452,7 +472,7 @@ def test_bad_strength_keys_are_clear_errors(config, message) -> None:
         LogisticRegressionClassifier(config)
 
 
-def _cross_validated_accuracy(components, data, candidate, folds, seed):
+def _cross_validated_accuracy(components, data, candidate, folds, seed, solver="lbfgs"):
     """What ``C: auto`` should measure for one candidate, computed here with sklearn directly."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -461,18 +481,20 @@ def _cross_validated_accuracy(components, data, candidate, folds, seed):
     labels = np.asarray([m.intent for m in data.training_examples])
     correct = 0
     for train_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, labels):
-        model = LogisticRegression(C=candidate, class_weight="balanced", random_state=seed, max_iter=100, tol=1e-4)
+        model = LogisticRegression(C=candidate, class_weight="balanced", random_state=seed, max_iter=100, tol=1e-4,
+                                   solver=solver)
         model.fit(features[train_rows], labels[train_rows])
         correct += int(np.sum(model.predict(features[test_rows]) == labels[test_rows]))
     return correct
 
 
-def test_auto_strength_picks_the_best_cross_validated_candidate(caplog, tmp_path) -> None:
-    components = pipeline(C="auto", C_candidates=[0.01, 1.0, 100.0], cv_folds=2)
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])  # Rasa's default; the default pipeline's
+def test_auto_strength_picks_the_best_cross_validated_candidate(solver, caplog, tmp_path) -> None:
+    components = pipeline(C="auto", C_candidates=[0.01, 1.0, 100.0], cv_folds=2, solver=solver)
     data = intent_data(INTENTS)
     with caplog.at_level(logging.INFO, logger="intently"):
         train(components, data)
-    scores = {c: _cross_validated_accuracy(components, data, c, 2, 42) for c in (0.01, 1.0, 100.0)}
+    scores = {c: _cross_validated_accuracy(components, data, c, 2, 42, solver) for c in (0.01, 1.0, 100.0)}
     best = max(scores.values())
     expected = min(c for c, score in scores.items() if score == best)  # ties: the stronger regularisation
     classifier = components[-1]
@@ -480,7 +502,7 @@ def test_auto_strength_picks_the_best_cross_validated_candidate(caplog, tmp_path
     assert "chosen by cross-validation, 2 of 2 folds" in caplog.text
     # the final model is the plain fit with that C on all the data: the same optimum within tol
     # (the fit starts from the held-out fold's weights at that C instead of from zero)
-    reference = pipeline(C=expected)
+    reference = pipeline(C=expected, solver=solver)
     train(reference, intent_data(INTENTS))
     assert np.allclose(classifier.model.coef, reference[-1].model.coef, rtol=1e-3, atol=1e-5)
     assert not np.allclose(classifier.model.coef, 0.0, atol=1e-3)
