@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import time
@@ -89,12 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     from threadpoolctl import threadpool_limits
 
     results = {}
+    load_before = os.getloadavg()
     with threadpool_limits(limits=args.blas_threads, user_api="blas"):
         for name, (train_path, _) in chosen_datasets(parser, args).items():
             results[name] = time_dataset(train_path, args.config, args.rounds)
             logging.info("%s: %s", name, results[name])
     data = {"environment": environment(), "blas_threads": args.blas_threads, "configs": args.config,
-            "rounds": args.rounds, "results": results}
+            "rounds": args.rounds, "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "results": results}
     publish(args.out, args.name, data, to_markdown(data))
     return 0
 
@@ -120,6 +123,9 @@ def to_markdown(data: dict[str, Any]) -> str:
     note = f"BLAS threads: {data['blas_threads']} for both."
     if rounds > 1:
         note += f" {rounds} rounds, each system in turn; the median of each."
+    if "load_average_before" in data:
+        loads = [", ".join(f"{value:.1f}" for value in data[key]) for key in ("load_average_before", "load_average_after")]
+        note += f" Load average before: {loads[0]}; after: {loads[1]}."
     if with_cpu:
         note += (" Seconds are wall clock; the CPU ratios compare this process's CPU seconds, which the"
                  " machine's other load moves less.")

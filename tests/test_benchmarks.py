@@ -398,7 +398,7 @@ def test_train_time_alternates_several_configs_in_rounds(tmp_path):
     assert len(figures["reference_rounds"]) == 2
     table = (tmp_path / "out" / "train_time.md").read_text()
     assert "intently (default pipeline) s" in table and "intently (default-lbfgs.yml) s" in table
-    assert "2 rounds" in table and "CPU s" in table
+    assert "2 rounds" in table and "CPU s" in table and "Load average before" in table
 
 
 def test_dev_split_scores_entities_beside_the_crf_reference(tmp_path):
