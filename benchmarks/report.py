@@ -314,17 +314,16 @@ PIPELINES: list[dict[str, Any]] = [
      "for_zh": "意图和实体,小而快",
      **_one_run("accuracy", "intently: classic.yml"),
      "speed": "speed-classic"},
-    {"config": "`diet.yml` (DIETClassifier)", "for": "intents and entities together, best entities from sparse "
-     "features (its training time was measured at load average 8-14: several times inflated)",
-     "for_zh": "意图和实体联合训练(其训练时间测于负载 8-14 下,偏高数倍)",
-     # Issue 24 revised diet.yml (docs/diet-pipeline.md); the revised config was measured on
-     # snips-100 and banking77-30 (2 seeds each): accuracy-diet* before are the earlier diet.yml.
-     "snips100": ("accuracy-diet-snips-100-issue24", "snips-100", "intently: diet.yml"),
-     "banking30": (("accuracy-diet-banking77-30-issue24", "accuracy-diet-banking77-30-issue24-seed2"), "banking77-30",
-                   "intently: diet.yml"),
+    {"config": "`diet.yml` (DIETClassifier)", "for": "intents and entities; entities from DIET, the best from "
+     "sparse features; intents from logistic regression (its training time was measured at load average 5-7)",
+     "for_zh": "意图和实体;实体来自 DIET(稀疏特征中最好),意图来自逻辑回归(训练时间测于负载 5-7 下)",
+     # Issue 24 revised diet.yml twice (docs/diet-pipeline.md); accuracy-diet* files before
+     # accuracy-diet-issue24-lr are of earlier versions.
+     "snips100": ("accuracy-diet-issue24-lr", "snips-100", "intently: diet.yml"),
+     "banking30": ("accuracy-diet-issue24-lr", "banking77-30", "intently: diet.yml"),
      "snips": None,
      "banking77": None,
-     "speed": "speed-diet-issue24"},
+     "speed": "speed-diet-issue24-lr"},
     {"config": "`diet-fast.yml` (smaller DIET)", "for": "as `diet.yml` with a smaller transformer (its speed was measured before DIET's later speed-ups)",
      "for_zh": "同 `diet.yml`,transformer 更小(速度测于 DIET 后来的提速之前)",
      "snips100": None, "banking30": None,
