@@ -106,6 +106,12 @@ def _render_finetune(data: dict[str, Any]) -> str:
     return finetune.to_markdown(data["results"], Path(data.get("config", "config")).name)
 
 
+def _render_domain_adaptation(data: dict[str, Any]) -> str:
+    import domain_adaptation
+
+    return domain_adaptation.to_markdown(data["results"])
+
+
 def _render_rasa_peer(data: dict[str, Any]) -> str:
     import rasa_peer
 
@@ -181,6 +187,10 @@ KINDS: list[tuple[str, str, str, str, Callable[[dict[str, Any]], str]]] = [
     ("finetune", "finetuning.md", "Finetuning",
      "A base model on a stratified 80 % of the training file, finetuned on the whole file, beside a model "
      "trained from scratch; and a base model without two intents, finetuned with them.", _render_finetune),
+    ("domain_adaptation", "domain-adaptation.md", "Domain adaptation",
+     "`intently lm finetune` on the training file's texts only, then one pipeline trained on the base "
+     "checkpoint and on the adapted one, both scored on the test file in the same run.",
+     _render_domain_adaptation),
     ("rasa_peer", "rasa.md", "Beside Rasa 3.6",
      "`diet.yml` trained with `intently train` and the same pipeline with `rasa train nlu` (Rasa 3.6.21 in a "
      "side venv), each timed as a command line, then parsed one message at a time in a fresh process.",
