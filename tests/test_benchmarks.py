@@ -444,3 +444,48 @@ def test_a_readme_cell_from_one_file_per_seed_is_their_mean_with_the_spread(tmp_
     assert row["seeds"] == [1, 2] and abs(row["intent_accuracy"] - 0.81) < 1e-12
     assert abs(row["spread"]["intent_accuracy"]["half_range"] - 0.01) < 1e-12
     assert report._intent_entity(row) == "81.0"
+
+
+def test_domain_adaptation_trains_one_config_on_the_base_and_the_adapted_checkpoint(tmp_path):
+    from lm_helpers import make_tiny_bert
+
+    train, test = split_example(tmp_path)
+    bert = make_tiny_bert(tmp_path / "bert")
+    config = tmp_path / "lm.yml"
+    config.write_text(
+        "language: en\npipeline:\n  - name: WhitespaceTokenizer\n  - name: LanguageModelFeaturizer\n"
+        f"    model_name: bert\n    model_weights: {bert}\n"
+        "  - name: LogisticRegressionClassifier\n", encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "domain_adaptation.py"), "--train", str(train), "--test", str(test),
+         "--config", str(config), "--lm-epochs", "1", "--keep-checkpoint", str(tmp_path / "lm"),
+         "--out", str(tmp_path / "out"), "--stem", "domain_adaptation-tiny"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "out" / "domain_adaptation-tiny.json").read_text())
+    dataset = data["results"][0]
+    assert [row["system"] for row in dataset["rows"]] == ["base checkpoint", "adapted checkpoint"]
+    lm = dataset["lm_finetune"]
+    train_texts = len(__import__("intently").load_data(train).training_examples)
+    assert lm["texts"] == train_texts and lm["epochs"] == 1 and lm["seconds"] > 0
+    assert (tmp_path / "lm" / "train-adapted" / "model.safetensors").is_file()
+    base, adapted = dataset["rows"]
+    assert (base["model_weights"], adapted["model_weights"]) == (str(bert), str(tmp_path / "lm" / "train-adapted"))
+    assert dataset["gain"]["intent_accuracy"] == adapted["intent_accuracy"] - base["intent_accuracy"]
+    assert "adapted − base" in (tmp_path / "out" / "domain_adaptation-tiny.md").read_text()
+
+
+def test_domain_adaptation_needs_a_config_that_names_its_checkpoint(tmp_path):
+    train, test = split_example(tmp_path)
+    config = tmp_path / "plain.yml"
+    config.write_text("language: en\npipeline:\n  - name: WhitespaceTokenizer\n"
+                      "  - name: LogisticRegressionClassifier\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "domain_adaptation.py"), "--train", str(train), "--test", str(test),
+         "--config", str(config), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0 and "exactly one LanguageModelFeaturizer" in result.stderr
+    assert not (tmp_path / "out").exists()
