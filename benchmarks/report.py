@@ -381,15 +381,14 @@ def _cell_stems(cell: Any) -> list[str]:
         return []
     if isinstance(cell, list):
         return [stem for stem, _, _ in cell]
-    return list(cell[0]) if isinstance(cell[0], tuple) else [cell[0]]
+    return [cell[0]]
 
 
 def _accuracy_row(results: Path, cell: Any) -> dict[str, Any] | None:
     """A system's row for a data set; several runs (one seed each) give the seeds' combined row.
 
-    ``cell`` is ``(stem, dataset, system)``, ``((stem, ...), dataset, system)`` (one stem per
-    seed, the same system name), or a list of ``(stem, dataset, system)`` (one per seed, where the
-    runs named the system differently), or None (not measured).
+    ``cell`` is ``(stem, dataset, system)``, a list of them (one per seed; the runs may name the
+    system differently), or None (not measured).
     """
     if cell is None:
         return None
@@ -398,13 +397,7 @@ def _accuracy_row(results: Path, cell: Any) -> dict[str, Any] | None:
 
         runs = [_accuracy_row(results, one) for one in cell]
         return accuracy.combine_seeds(runs, [run.get("seeds", [None])[0] for run in runs])
-    stems, dataset, system = cell
-    if isinstance(stems, tuple):
-        import accuracy
-
-        runs = [_accuracy_row(results, (stem, dataset, system)) for stem in stems]
-        return accuracy.combine_seeds(runs, [run.get("seeds", [None])[0] for run in runs])
-    stem = stems
+    stem, dataset, system = cell
     for result in _load(results, stem)["results"]:
         if result["dataset"] == dataset:
             for row in result["rows"]:

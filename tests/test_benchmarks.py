@@ -440,7 +440,7 @@ def test_a_readme_cell_from_one_file_per_seed_is_their_mean_with_the_spread(tmp_
     for stem, seed, accuracy in (("one", 1, 0.82), ("two", 2, 0.80)):
         row = {"system": "intently: diet.yml", "seeds": [seed], "intent_accuracy": accuracy, "train_seconds": 10.0}
         (tmp_path / f"{stem}.json").write_text(json.dumps({"results": [{"dataset": "banking77-30", "rows": [row]}]}))
-    row = report._accuracy_row(tmp_path, (("one", "two"), "banking77-30", "intently: diet.yml"))
+    row = report._accuracy_row(tmp_path, [(stem, "banking77-30", "intently: diet.yml") for stem in ("one", "two")])
     assert row["seeds"] == [1, 2] and abs(row["intent_accuracy"] - 0.81) < 1e-12
     assert abs(row["spread"]["intent_accuracy"]["half_range"] - 0.01) < 1e-12
     assert report._intent_entity(row) == "81.0"
